@@ -1,0 +1,294 @@
+//! Plain pro rata (no caps, no weights): `h_i ~ c_i * T / P`, the hot path of backtests.
+//!
+//! Two streaming passes, no scratch proportional to `n`:
+//! 1. floors `q_i = floor(c_i*T/P)` and a histogram of the remainders' top bits;
+//! 2. the histogram names the one bucket holding the cut-off remainder: accounts above
+//!    it get `q_i + 1`, accounts in it become candidates, resolved exactly at the end.
+//!
+//! The division uses a precomputed reciprocal of `P` whenever `P < 2^64` (the usual
+//! case), corrected to the exact floor with one multiply-subtract.
+
+use super::select::{award_largest_remainders, Candidate};
+use super::{id_of, Options, Rounding, Summary};
+use rayon::prelude::*;
+
+/// Below this many accounts the rayon pool costs more than it saves.
+const PARALLEL_MIN: usize = 1 << 17;
+/// Work unit of the parallel passes.
+const CHUNK: usize = 1 << 16;
+const MAX_BUCKET_BITS: u32 = 11;
+
+/// Exact `(floor(c*T/P), (c*T) mod P)` for one positive claim.
+trait Divider: Sync {
+    type Rem: Ord + Copy + Send + Sync;
+    fn div_rem(&self, c: u64) -> (u64, Self::Rem);
+    fn bucket(&self, r: Self::Rem) -> usize;
+    fn is_zero(r: Self::Rem) -> bool;
+}
+
+/// `P < 2^64` and `0 < T < P`: reciprocal `f = floor(T * 2^64 / P)` gives a quotient
+/// estimate at most one below the floor (since `c < 2^63`, the error is `< c/2^64 < 1/2`).
+struct NarrowDivider {
+    t: u64,
+    p: u64,
+    f: u64,
+    shift: u32,
+}
+
+impl Divider for NarrowDivider {
+    type Rem = u64;
+    #[inline(always)]
+    fn div_rem(&self, c: u64) -> (u64, u64) {
+        let x = c as u128 * self.t as u128;
+        let mut q = ((c as u128 * self.f as u128) >> 64) as u64;
+        let mut r = x - q as u128 * self.p as u128;
+        if r >= self.p as u128 {
+            q += 1;
+            r -= self.p as u128;
+        }
+        (q, r as u64)
+    }
+    #[inline(always)]
+    fn bucket(&self, r: u64) -> usize {
+        (r >> self.shift) as usize
+    }
+    #[inline(always)]
+    fn is_zero(r: u64) -> bool {
+        r == 0
+    }
+}
+
+/// Any `P` (up to `n * 2^63`): plain 128-bit division, exact and slower.
+struct WideDivider {
+    t: u128,
+    p: u128,
+    shift: u32,
+}
+
+impl Divider for WideDivider {
+    type Rem = u128;
+    #[inline(always)]
+    fn div_rem(&self, c: u64) -> (u64, u128) {
+        let x = c as u128 * self.t;
+        ((x / self.p) as u64, x % self.p)
+    }
+    #[inline(always)]
+    fn bucket(&self, r: u128) -> usize {
+        (r >> self.shift) as usize
+    }
+    #[inline(always)]
+    fn is_zero(r: u128) -> bool {
+        r == 0
+    }
+}
+
+fn bucket_bits(n: usize) -> u32 {
+    let bits = usize::BITS - n.leading_zeros();
+    bits.saturating_sub(3).clamp(4, MAX_BUCKET_BITS)
+}
+
+/// Shift that maps a remainder `r < p` to a bucket below `2^bits`, monotonically.
+fn bucket_shift(p: u128, bits: u32) -> u32 {
+    (128 - p.leading_zeros()).saturating_sub(bits)
+}
+
+pub(super) fn allocate(
+    claims: &[i64],
+    base: u128,
+    loss: u64,
+    opts: &Options<'_>,
+    out: &mut [i64],
+    parallel: bool,
+) -> Summary {
+    let target = (loss as u128).min(base);
+    let mut summary = Summary {
+        target,
+        ..Summary::default()
+    };
+    if target == 0 || target == base {
+        // Nothing to take, or every eligible claim taken whole: no rounding happens.
+        let full = target == base;
+        for (h, &c) in out.iter_mut().zip(claims) {
+            *h = if full { c.max(0) } else { 0 };
+        }
+        summary.total = target;
+        return summary;
+    }
+    let bits = bucket_bits(claims.len());
+    let shift = bucket_shift(base, bits);
+    let parallel = parallel && claims.len() >= PARALLEL_MIN;
+    if let Ok(p) = u64::try_from(base) {
+        let t = target as u64;
+        let f = ((target << 64) / base) as u64;
+        let divider = NarrowDivider { t, p, f, shift };
+        run(&divider, bits, claims, target, opts, out, parallel, summary)
+    } else {
+        let divider = WideDivider {
+            t: target,
+            p: base,
+            shift,
+        };
+        run(&divider, bits, claims, target, opts, out, parallel, summary)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run<D: Divider>(
+    d: &D,
+    bits: u32,
+    claims: &[i64],
+    target: u128,
+    opts: &Options<'_>,
+    out: &mut [i64],
+    parallel: bool,
+    mut summary: Summary,
+) -> Summary {
+    match opts.rounding {
+        Rounding::Down | Rounding::Up => {
+            let up = opts.rounding == Rounding::Up;
+            let total = map_chunks(claims, out, parallel, |_, c, h| {
+                let mut total = 0u128;
+                for (h, &c) in h.iter_mut().zip(c) {
+                    *h = if c > 0 {
+                        let (q, r) = d.div_rem(c as u64);
+                        (q + u64::from(up && !D::is_zero(r))) as i64
+                    } else {
+                        0
+                    };
+                    total += *h as u128;
+                }
+                total
+            });
+            summary.total = total;
+            if up {
+                summary.surplus = total - target;
+            } else {
+                summary.dust = target - total;
+            }
+            summary
+        }
+        Rounding::Exact => {
+            let (floors, histogram) = histogram_of_remainders(d, bits, claims, parallel);
+            let leftover = (target - floors) as u64;
+            let (cut, above) = cut_off_bucket(&histogram, leftover);
+            let mut candidates: Vec<Candidate<D::Rem>> =
+                map_chunks(claims, out, parallel, |start, c, h| {
+                    let mut found = Vec::new();
+                    for (i, (h, &c)) in h.iter_mut().zip(c).enumerate() {
+                        *h = if c > 0 {
+                            let (q, r) = d.div_rem(c as u64);
+                            let b = d.bucket(r);
+                            if b == cut {
+                                let index = start + i;
+                                found.push(Candidate {
+                                    rem: r,
+                                    id: id_of(opts.ids, index),
+                                    index,
+                                });
+                            }
+                            (q + u64::from(b > cut)) as i64
+                        } else {
+                            0
+                        };
+                    }
+                    found
+                });
+            award_largest_remainders(&mut candidates, (leftover - above) as usize, out);
+            summary.total = target;
+            summary
+        }
+    }
+}
+
+/// Sum of the floors and counts of remainders per bucket, over eligible claims.
+fn histogram_of_remainders<D: Divider>(
+    d: &D,
+    bits: u32,
+    claims: &[i64],
+    parallel: bool,
+) -> (u128, Vec<u64>) {
+    let one = |c: &[i64]| {
+        let mut hist = vec![0u64; 1 << bits];
+        let mut floors = 0u128;
+        for &c in c {
+            if c > 0 {
+                let (q, r) = d.div_rem(c as u64);
+                floors += q as u128;
+                hist[d.bucket(r)] += 1;
+            }
+        }
+        (floors, hist)
+    };
+    if !parallel {
+        return one(claims);
+    }
+    claims.par_chunks(CHUNK).map(one).reduce(
+        || (0, vec![0u64; 1 << bits]),
+        |(fa, mut ha), (fb, hb)| {
+            for (a, b) in ha.iter_mut().zip(hb) {
+                *a += b;
+            }
+            (fa + fb, ha)
+        },
+    )
+}
+
+/// The bucket holding the `leftover`-th largest remainder, and how many remainders lie
+/// in buckets above it. With no leftover, a bucket past the end (nobody is above it).
+fn cut_off_bucket(histogram: &[u64], leftover: u64) -> (usize, u64) {
+    let mut above = 0u64;
+    if leftover == 0 {
+        return (histogram.len(), 0);
+    }
+    for (b, &count) in histogram.iter().enumerate().rev() {
+        if above + count >= leftover {
+            return (b, above);
+        }
+        above += count;
+    }
+    // Unreachable when leftover < number of eligible claims, which flooring guarantees.
+    (histogram.len(), above)
+}
+
+/// Runs `f(start, claims_chunk, out_chunk)` over aligned chunks, in parallel when asked,
+/// and combines the chunk results in input order.
+fn map_chunks<T, F>(claims: &[i64], out: &mut [i64], parallel: bool, f: F) -> T
+where
+    T: Send + Combine,
+    F: Fn(usize, &[i64], &mut [i64]) -> T + Sync,
+{
+    if !parallel {
+        return f(0, claims, out);
+    }
+    claims
+        .par_chunks(CHUNK)
+        .zip(out.par_chunks_mut(CHUNK))
+        .enumerate()
+        .map(|(i, (c, h))| f(i * CHUNK, c, h))
+        .reduce_with(Combine::combine)
+        .unwrap_or_else(T::empty)
+}
+
+trait Combine {
+    fn combine(self, other: Self) -> Self;
+    fn empty() -> Self;
+}
+
+impl Combine for u128 {
+    fn combine(self, other: Self) -> Self {
+        self + other
+    }
+    fn empty() -> Self {
+        0
+    }
+}
+
+impl<R> Combine for Vec<R> {
+    fn combine(mut self, mut other: Self) -> Self {
+        self.append(&mut other);
+        self
+    }
+    fn empty() -> Self {
+        Vec::new()
+    }
+}

@@ -1,0 +1,13 @@
+//! `mutualize-core`: integer-exact loss mutualization for derivatives venues.
+//!
+//! Money is an integer count of the settlement asset's minor unit; nothing on a money
+//! path is a float. See `shared/spec/mechanism.md` for the mechanism.
+
+pub mod allocate;
+pub mod amount;
+pub mod error;
+
+pub use allocate::{
+    allocate, allocate_into, allocate_many, BatchSummary, Options, Rate, Rounding, Rule, Summary,
+};
+pub use error::{Error, ErrorKind, Result};
