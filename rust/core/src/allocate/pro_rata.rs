@@ -11,12 +11,14 @@
 use super::select::{award_largest_remainders, Candidate};
 use super::{id_of, Options, Rounding, Summary};
 use rayon::prelude::*;
+use std::hint::select_unpredictable;
 
 /// Below this many accounts the rayon pool costs more than it saves.
 const PARALLEL_MIN: usize = 1 << 17;
 /// Work unit of the parallel passes.
 const CHUNK: usize = 1 << 16;
 const MAX_BUCKET_BITS: u32 = 11;
+const SPARE_SLOTS: usize = 8;
 
 /// Exact `(floor(c*T/P), (c*T) mod P)` for one positive claim.
 trait Divider: Sync {
@@ -39,14 +41,15 @@ impl Divider for NarrowDivider {
     type Rem = u64;
     #[inline(always)]
     fn div_rem(&self, c: u64) -> (u64, u64) {
+        let p = self.p as u128;
         let x = c as u128 * self.t as u128;
-        let mut q = ((c as u128 * self.f as u128) >> 64) as u64;
-        let mut r = x - q as u128 * self.p as u128;
-        if r >= self.p as u128 {
-            q += 1;
-            r -= self.p as u128;
-        }
-        (q, r as u64)
+        let q = ((c as u128 * self.f as u128) >> 64) as u64;
+        // r < 2P, which may exceed 2^64: correct in 128 bits, without a branch (whether
+        // the estimate was short is as random as the claims).
+        let r = x - q as u128 * p;
+        let short = r >= p;
+        let r = select_unpredictable(short, r.wrapping_sub(p), r);
+        (q + u64::from(short), r as u64)
     }
     #[inline(always)]
     fn bucket(&self, r: u64) -> usize {
@@ -149,12 +152,8 @@ fn run<D: Divider>(
             let total = map_chunks(claims, out, parallel, |_, c, h| {
                 let mut total = 0u128;
                 for (h, &c) in h.iter_mut().zip(c) {
-                    *h = if c > 0 {
-                        let (q, r) = d.div_rem(c as u64);
-                        (q + u64::from(up && !D::is_zero(r))) as i64
-                    } else {
-                        0
-                    };
+                    let (q, r) = d.div_rem(c.max(0) as u64);
+                    *h = (q + u64::from(up && !D::is_zero(r))) as i64;
                     total += *h as u128;
                 }
                 total
@@ -175,21 +174,19 @@ fn run<D: Divider>(
                 map_chunks(claims, out, parallel, |start, c, h| {
                     let mut found = Vec::new();
                     for (i, (h, &c)) in h.iter_mut().zip(c).enumerate() {
-                        *h = if c > 0 {
-                            let (q, r) = d.div_rem(c as u64);
-                            let b = d.bucket(r);
-                            if b == cut {
-                                let index = start + i;
-                                found.push(Candidate {
-                                    rem: r,
-                                    id: id_of(opts.ids, index),
-                                    index,
-                                });
-                            }
-                            (q + u64::from(b > cut)) as i64
-                        } else {
-                            0
-                        };
+                        // Ineligible claims count as 0: quotient and remainder 0, so
+                        // they can sit in bucket 0 but never win a leftover unit.
+                        let (q, r) = d.div_rem(c.max(0) as u64);
+                        let b = d.bucket(r);
+                        if b == cut && c > 0 {
+                            let index = start + i;
+                            found.push(Candidate {
+                                rem: r,
+                                id: id_of(opts.ids, index),
+                                index,
+                            });
+                        }
+                        *h = (q + u64::from(b > cut)) as i64;
                     }
                     found
                 });
@@ -207,16 +204,22 @@ fn histogram_of_remainders<D: Divider>(
     claims: &[i64],
     parallel: bool,
 ) -> (u128, Vec<u64>) {
+    let buckets = 1usize << bits;
     let one = |c: &[i64]| {
-        let mut hist = vec![0u64; 1 << bits];
+        // Ineligible claims are counted in spare slots past the end (buckets >= 16 >
+        // SPARE_SLOTS), spread over several so their increments do not wait on each
+        // other; the power-of-two length lets a mask replace the bounds check.
+        let mut hist = vec![0u64; 2 * buckets];
         let mut floors = 0u128;
-        for &c in c {
-            if c > 0 {
-                let (q, r) = d.div_rem(c as u64);
-                floors += q as u128;
-                hist[d.bucket(r)] += 1;
-            }
+        for (i, &c) in c.iter().enumerate() {
+            let (q, r) = d.div_rem(c.max(0) as u64);
+            floors += q as u128;
+            // Arithmetic, not a branch: the sign of a claim is unpredictable. An
+            // ineligible claim has r = 0, so its bucket term is 0.
+            let spare = usize::from(c <= 0) * (buckets + (i & (SPARE_SLOTS - 1)));
+            hist[(d.bucket(r) + spare) & (2 * buckets - 1)] += 1;
         }
+        hist.truncate(buckets);
         (floors, hist)
     };
     if !parallel {
