@@ -22,6 +22,7 @@ from mutualize._allocation import (
     allocate_many_with,
     allocate_with,
 )
+from mutualize.errors import AmountOverflowError
 from mutualize.reference import _allocate
 
 __all__ = ["KERNEL", "allocate", "allocate_many"]
@@ -32,7 +33,10 @@ def _list(values: Int64Array | None) -> list[int] | None:
 
 
 def _array(values: list[int]) -> Int64Array:
-    return np.array(values, dtype=np.int64)
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        raise AmountOverflowError("a per-event result does not fit in int64") from None
 
 
 class _ListKernel:
