@@ -118,7 +118,7 @@ def test_allocation_is_immutable_and_pickles(api: SimpleNamespace) -> None:
     with pytest.raises(ValueError, match="read-only"):
         a.haircuts[0] = 5
     with pytest.raises(dataclasses.FrozenInstanceError):
-        a.total = 3  # type: ignore[misc]
+        a.total = 3  # type: ignore[misc, unused-ignore]
     b = pickle.loads(pickle.dumps(a))
     assert b == a
     assert not b.haircuts.flags.writeable
@@ -157,8 +157,7 @@ def test_int64_extremes(api: SimpleNamespace) -> None:
     a = api.allocate([top, top, top, 1], top)
     assert a.total == top
     assert a.base == 3 * top + 1
-    assert all(0 <= h <= c for h, c in zip(a.haircuts.tolist(), [top, top, top, 1],
-                                           strict=True))
+    assert all(0 <= h <= c for h, c in zip(a.haircuts.tolist(), [top, top, top, 1], strict=True))
     full = api.allocate([top, top], top)
     assert sorted(full.haircuts.tolist()) == [top // 2, top - top // 2]
 
@@ -188,8 +187,9 @@ def test_allocate_many_matches_single_events(api: SimpleNamespace) -> None:
 
 def test_allocate_many_options_and_ids(api: SimpleNamespace) -> None:
     claims = [5, 5, 5, 10, 20, 30, 40]
-    batch = api.allocate_many(claims, [0, 3, 7], [1, 7], ids=[30, 10, 20, 1, 2, 3, 30],
-                              rounding="down")
+    batch = api.allocate_many(
+        claims, [0, 3, 7], [1, 7], ids=[30, 10, 20, 1, 2, 3, 30], rounding="down"
+    )
     assert batch.haircuts.tolist() == [0, 0, 0, 0, 1, 2, 2]
     assert batch.dust.tolist() == [1, 2]
 
@@ -199,6 +199,14 @@ def test_backend_name() -> None:
 
 
 def test_allocation_constructor_is_public() -> None:
-    a = Allocation(haircuts=np.array([1, 2], dtype=np.int64), loss=3, target=3, total=3,
-                   uncovered=0, dust=0, surplus=0, base=10)
+    a = Allocation(
+        haircuts=np.array([1, 2], dtype=np.int64),
+        loss=3,
+        target=3,
+        total=3,
+        uncovered=0,
+        dust=0,
+        surplus=0,
+        base=10,
+    )
     assert a.rate == Fraction(3, 10)

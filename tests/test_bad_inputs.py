@@ -86,7 +86,7 @@ def test_errors_are_project_subclasses(api: SimpleNamespace) -> None:
 
 
 def test_messages_are_specific(api: SimpleNamespace) -> None:
-    with pytest.raises(ValueError, match="(unique|duplicate)"):
+    with pytest.raises(ValueError, match=r"(unique|duplicate)"):
         api.allocate(CLAIMS, 7, ids=[4, 4, 5, 6])
     with pytest.raises(ValueError, match="caps"):
         api.allocate(CLAIMS, 7, caps=[1, 2])

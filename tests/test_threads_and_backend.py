@@ -17,7 +17,7 @@ import mutualize
 @pytest.mark.skipif(mutualize.backend != "rust", reason="needs the compiled extension")
 def test_gil_released_during_large_allocation() -> None:
     rng = np.random.default_rng(3)
-    claims = rng.integers(-10**12, 10**12, 4_000_000, dtype=np.int64)
+    claims = rng.integers(-(10**12), 10**12, 4_000_000, dtype=np.int64)
     loss = int(claims[claims > 0].sum()) // 3
     ticks = 0
     done = threading.Event()
@@ -50,7 +50,7 @@ def test_gil_released_during_large_allocation() -> None:
 @pytest.mark.skipif(mutualize.backend != "rust", reason="needs the compiled extension")
 def test_threads_share_calls_safely() -> None:
     rng = np.random.default_rng(4)
-    claims = rng.integers(-10**9, 10**9, 300_000, dtype=np.int64)
+    claims = rng.integers(-(10**9), 10**9, 300_000, dtype=np.int64)
     loss = int(claims[claims > 0].sum()) // 4
     expected = mutualize.allocate(claims, loss)
     results: list[bool] = []
@@ -69,8 +69,14 @@ def test_threads_share_calls_safely() -> None:
 
 def _run(code: str, backend: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, MUTUALIZE_BACKEND=backend)
-    return subprocess.run([sys.executable, "-W", "default", "-c", code], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-W", "default", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_forced_python_backend_warns_once_and_works() -> None:

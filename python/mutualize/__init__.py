@@ -102,8 +102,17 @@ def allocate(
         >>> mz.allocate([8_000_000, 4_000_000, 500_000, -3_000_000], 7_500_000).haircuts
         array([4800000, 2400000,  300000,       0])
     """
-    return allocate_with(_KERNEL, claims, loss, rule=rule, rounding=rounding, ids=ids,
-                         caps=caps, max_rate=max_rate, weights=weights)
+    return allocate_with(
+        _KERNEL,
+        claims,
+        loss,
+        rule=rule,
+        rounding=rounding,
+        ids=ids,
+        caps=caps,
+        max_rate=max_rate,
+        weights=weights,
+    )
 
 
 def allocate_many(
@@ -131,6 +140,15 @@ def allocate_many(
         An ``AllocationBatch`` with the flat ``haircuts`` and per-event ``totals``,
         ``targets``, ``uncovered``, ``dust`` and ``surplus`` (int64 arrays).
     """
-    return allocate_many_with(_KERNEL, claims, offsets, losses, rule=rule,
-                              rounding=rounding, ids=ids, caps=caps, max_rate=max_rate,
-                              weights=weights)
+    return allocate_many_with(
+        _KERNEL,
+        claims,
+        offsets,
+        losses,
+        rule=rule,
+        rounding=rounding,
+        ids=ids,
+        caps=caps,
+        max_rate=max_rate,
+        weights=weights,
+    )

@@ -8,6 +8,7 @@ pure-Python reference (``mutualize.reference._allocate``) plug in underneath.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, Literal, Protocol
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from mutualize._coerce import Int64Array, as_amount, as_amount_array, as_rate
 
-__all__ = ["Allocation", "AllocationBatch", "Kernel", "Rounding", "Rule"]
+__all__ = ["Allocation", "AllocationBatch", "Kernel", "Rounding", "Rule", "percent"]
 
 Rule = Literal["pro_rata", "equal_loss", "equal_award"]
 Rounding = Literal["exact", "down", "up"]
@@ -48,6 +49,13 @@ class Kernel(Protocol):
         max_rate: tuple[int, int] | None,
         weights: Int64Array | None,
     ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]: ...
+
+
+def percent(rate: Fraction, places: int = 4) -> str:
+    """``rate`` as a percentage string, rounded half-even at ``places`` decimals,
+    without passing through a float."""
+    value = Decimal(rate.numerator) * 100 / Decimal(rate.denominator)
+    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)}%"
 
 
 def _frozen(array: Int64Array) -> Int64Array:
@@ -97,15 +105,22 @@ class Allocation:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Allocation):
             return NotImplemented
-        return self._scalars() == other._scalars() and np.array_equal(
-            self.haircuts, other.haircuts
-        )
+        return self._scalars() == other._scalars() and np.array_equal(self.haircuts, other.haircuts)
 
     __hash__ = None  # type: ignore[assignment]  # holds an array: not hashable
 
     def _scalars(self) -> tuple[object, ...]:
-        return (self.loss, self.target, self.total, self.uncovered, self.dust,
-                self.surplus, self.base, self.rule, self.rounding)
+        return (
+            self.loss,
+            self.target,
+            self.total,
+            self.uncovered,
+            self.dust,
+            self.surplus,
+            self.base,
+            self.rule,
+            self.rounding,
+        )
 
     def __repr__(self) -> str:
         shown = np.array2string(self.haircuts, threshold=8, edgeitems=3, separator=", ")
@@ -113,7 +128,7 @@ class Allocation:
             f"Allocation(rule={self.rule!r}, rounding={self.rounding!r}, n={len(self)}, "
             f"loss={self.loss}, total={self.total}, uncovered={self.uncovered}, "
             f"dust={self.dust}, surplus={self.surplus}, "
-            f"rate={self.rate} (~{float(self.rate):.4%}), haircuts={shown})"
+            f"rate={self.rate} (~{percent(self.rate)}), haircuts={shown})"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -121,10 +136,22 @@ class Allocation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python values: ``haircuts`` as a list of ints, ``rate`` a ``Fraction``."""
-        names = ("loss", "target", "total", "uncovered", "dust", "surplus", "base",
-                 "rule", "rounding")
-        return {"haircuts": self.haircuts.tolist(), **dict(zip(names, self._scalars(), strict=True)),
-                "rate": self.rate}
+        names = (
+            "loss",
+            "target",
+            "total",
+            "uncovered",
+            "dust",
+            "surplus",
+            "base",
+            "rule",
+            "rounding",
+        )
+        return {
+            "haircuts": self.haircuts.tolist(),
+            **dict(zip(names, self._scalars(), strict=True)),
+            "rate": self.rate,
+        }
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -150,8 +177,16 @@ class AllocationBatch:
     rounding: str = "exact"
 
     def __post_init__(self) -> None:
-        for name in ("haircuts", "offsets", "losses", "totals", "targets", "uncovered",
-                     "dust", "surplus"):
+        for name in (
+            "haircuts",
+            "offsets",
+            "losses",
+            "totals",
+            "targets",
+            "uncovered",
+            "dust",
+            "surplus",
+        ):
             _frozen(getattr(self, name))
 
     def __len__(self) -> int:
@@ -187,8 +222,16 @@ class AllocationBatch:
 
     def to_dict(self) -> dict[str, Any]:
         """Per-event figures as lists of ints, plus the flat haircuts and offsets."""
-        names = ("haircuts", "offsets", "losses", "totals", "targets", "uncovered", "dust",
-                 "surplus")
+        names = (
+            "haircuts",
+            "offsets",
+            "losses",
+            "totals",
+            "targets",
+            "uncovered",
+            "dust",
+            "surplus",
+        )
         out: dict[str, Any] = {name: getattr(self, name).tolist() for name in names}
         out.update(rule=self.rule, rounding=self.rounding)
         return out

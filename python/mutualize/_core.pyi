@@ -7,6 +7,8 @@ Only the raw kernels live here; use ``mutualize.allocate`` and
 import numpy as np
 import numpy.typing as npt
 
+__all__ = ["__version__", "allocate", "allocate_many"]
+
 __version__: str
 
 def allocate(

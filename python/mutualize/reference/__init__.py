@@ -17,11 +17,11 @@ import numpy as np
 from mutualize._allocation import (
     Allocation,
     AllocationBatch,
-    Int64Array,
     Kernel,
     allocate_many_with,
     allocate_with,
 )
+from mutualize._coerce import Int64Array
 from mutualize.errors import AmountOverflowError
 from mutualize.reference import _allocate
 
@@ -54,7 +54,13 @@ class _ListKernel:
         weights: Int64Array | None,
     ) -> tuple[Int64Array, int, int, int, int, int]:
         haircuts, total, target, dust, surplus, base = _allocate.allocate(
-            claims.tolist(), loss, rule, rounding, _list(ids), _list(caps), max_rate,
+            claims.tolist(),
+            loss,
+            rule,
+            rounding,
+            _list(ids),
+            _list(caps),
+            max_rate,
             _list(weights),
         )
         return _array(haircuts), total, target, dust, surplus, base
@@ -72,13 +78,27 @@ class _ListKernel:
         weights: Int64Array | None,
     ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
         haircuts, totals, targets, dust, surplus = _allocate.allocate_many(
-            claims.tolist(), offsets.tolist(), losses.tolist(), rule, rounding, _list(ids),
-            _list(caps), max_rate, _list(weights),
+            claims.tolist(),
+            offsets.tolist(),
+            losses.tolist(),
+            rule,
+            rounding,
+            _list(ids),
+            _list(caps),
+            max_rate,
+            _list(weights),
         )
-        uncovered = [max(0, loss - total) for loss, total in zip(losses.tolist(), totals,
-                                                                 strict=True)]
-        return (_array(haircuts), _array(totals), _array(targets), _array(uncovered),
-                _array(dust), _array(surplus))
+        uncovered = [
+            max(0, loss - total) for loss, total in zip(losses.tolist(), totals, strict=True)
+        ]
+        return (
+            _array(haircuts),
+            _array(totals),
+            _array(targets),
+            _array(uncovered),
+            _array(dust),
+            _array(surplus),
+        )
 
 
 KERNEL: Kernel = _ListKernel()
@@ -96,8 +116,17 @@ def allocate(
     weights: Any = None,
 ) -> Allocation:
     """Pure-Python ``mutualize.allocate``: same arguments, same result, much slower."""
-    return allocate_with(KERNEL, claims, loss, rule=rule, rounding=rounding, ids=ids,
-                         caps=caps, max_rate=max_rate, weights=weights)
+    return allocate_with(
+        KERNEL,
+        claims,
+        loss,
+        rule=rule,
+        rounding=rounding,
+        ids=ids,
+        caps=caps,
+        max_rate=max_rate,
+        weights=weights,
+    )
 
 
 def allocate_many(
@@ -113,5 +142,15 @@ def allocate_many(
     weights: Any = None,
 ) -> AllocationBatch:
     """Pure-Python ``mutualize.allocate_many``: same arguments, same result."""
-    return allocate_many_with(KERNEL, claims, offsets, losses, rule=rule, rounding=rounding,
-                              ids=ids, caps=caps, max_rate=max_rate, weights=weights)
+    return allocate_many_with(
+        KERNEL,
+        claims,
+        offsets,
+        losses,
+        rule=rule,
+        rounding=rounding,
+        ids=ids,
+        caps=caps,
+        max_rate=max_rate,
+        weights=weights,
+    )

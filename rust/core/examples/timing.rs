@@ -4,7 +4,9 @@ use mutualize_core::{allocate_into, Options};
 use std::time::Instant;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).map_or(10_000_000, |s| s.parse().unwrap());
+    let n: usize = std::env::args()
+        .nth(1)
+        .map_or(10_000_000, |s| s.parse().unwrap());
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let claims: Vec<i64> = (0..n)
         .map(|_| {
@@ -21,6 +23,10 @@ fn main() {
         let t = Instant::now();
         allocate_into(&claims, loss, &Options::default(), &mut out).unwrap();
         let dt = t.elapsed();
-        println!("{n}: {:.2} ms, {:.2} ns/account", dt.as_secs_f64() * 1e3, dt.as_secs_f64() * 1e9 / n as f64);
+        println!(
+            "{n}: {:.2} ms, {:.2} ns/account",
+            dt.as_secs_f64() * 1e3,
+            dt.as_secs_f64() * 1e9 / n as f64
+        );
     }
 }

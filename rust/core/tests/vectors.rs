@@ -18,14 +18,20 @@ fn chitra_five_accounts_pro_rata() {
 
 #[test]
 fn constrained_equal_awards() {
-    let opts = Options { rule: Rule::EqualAward, ..Options::default() };
+    let opts = Options {
+        rule: Rule::EqualAward,
+        ..Options::default()
+    };
     let (h, _) = run(&[8_000_000, 4_000_000, 500_000], 7_500_000, opts);
     assert_eq!(h, [5_750_000, 1_750_000, 0]);
 }
 
 #[test]
 fn constrained_equal_losses() {
-    let opts = Options { rule: Rule::EqualLoss, ..Options::default() };
+    let opts = Options {
+        rule: Rule::EqualLoss,
+        ..Options::default()
+    };
     let (h, _) = run(&[8_000_000, 4_000_000, 500_000], 7_500_000, opts);
     assert_eq!(h, [3_500_000, 3_500_000, 500_000]);
 }
@@ -34,7 +40,10 @@ fn constrained_equal_losses() {
 fn hamilton_largest_remainder_and_dust() {
     let (h, unc) = run(&[10, 20, 30, 40], 7, Options::default());
     assert_eq!((h, unc), (vec![1, 1, 2, 3], 0));
-    let down = Options { rounding: Rounding::Down, ..Options::default() };
+    let down = Options {
+        rounding: Rounding::Down,
+        ..Options::default()
+    };
     let (h, s) = allocate(&[10, 20, 30, 40], 7, &down).unwrap();
     assert_eq!(h, [0, 1, 2, 2]);
     assert_eq!((s.dust, s.uncovered(7)), (2, 2));
@@ -49,7 +58,10 @@ fn loss_above_all_profit_leaves_uncovered() {
 #[test]
 fn ties_go_to_smallest_id() {
     let ids = [30, 10, 20];
-    let opts = Options { ids: Some(&ids), ..Options::default() };
+    let opts = Options {
+        ids: Some(&ids),
+        ..Options::default()
+    };
     let (h, _) = run(&[5, 5, 5], 1, opts);
     assert_eq!(h, [0, 1, 0]);
 }

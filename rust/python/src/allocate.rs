@@ -128,10 +128,8 @@ pub fn allocate_many<'py>(
         let haircuts = haircuts
             .as_slice_mut()
             .map_err(|_| not_contiguous(py, "out"))?;
-        py.detach(|| {
-            mutualize_core::allocate_many(claims_slice, offsets, losses, &opts, haircuts)
-        })
-        .map_err(|e| to_py(py, e))?
+        py.detach(|| mutualize_core::allocate_many(claims_slice, offsets, losses, &opts, haircuts))
+            .map_err(|e| to_py(py, e))?
     };
     Ok((
         out,

@@ -71,18 +71,16 @@ pub fn allocate_many(
         let fit = |v: u128, what| i64::try_from(v).map_err(|_| Error::Overflow(what));
         batch.totals.push(fit(s.total, "an event's total haircut")?);
         batch.targets.push(fit(s.target, "an event's target")?);
-        batch.uncovered.push(fit(s.uncovered(loss), "an event's uncovered loss")?);
+        batch
+            .uncovered
+            .push(fit(s.uncovered(loss), "an event's uncovered loss")?);
         batch.dust.push(fit(s.dust, "an event's dust")?);
         batch.surplus.push(fit(s.surplus, "an event's surplus")?);
     }
     Ok(batch)
 }
 
-fn event_ranges(
-    offsets: &[i64],
-    events: usize,
-    n: usize,
-) -> Result<Vec<std::ops::Range<usize>>> {
+fn event_ranges(offsets: &[i64], events: usize, n: usize) -> Result<Vec<std::ops::Range<usize>>> {
     let bad = |msg: String| Err(Error::InvalidOffsets(msg));
     if offsets.len() != events + 1 {
         return bad(format!(

@@ -7,7 +7,12 @@ use super::{ceiling, id_of, Options, Summary};
 
 /// `h_i = min(k_i, lam)`, `lam` the largest integer with `sum(min(k_i, lam)) <= T`; the
 /// leftover units go +1 to the accounts with `k_i > lam`, smallest id first.
-pub(super) fn equal_loss(claims: &[i64], loss: u64, opts: &Options<'_>, out: &mut [i64]) -> Summary {
+pub(super) fn equal_loss(
+    claims: &[i64],
+    loss: u64,
+    opts: &Options<'_>,
+    out: &mut [i64],
+) -> Summary {
     let ceilings: Vec<(usize, u64)> = claims
         .iter()
         .enumerate()
@@ -71,7 +76,11 @@ pub(super) fn equal_award(
     let mu = if target == base {
         0
     } else {
-        let mut sorted: Vec<u64> = claims.iter().filter(|&&c| c > 0).map(|&c| c as u64).collect();
+        let mut sorted: Vec<u64> = claims
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| c as u64)
+            .collect();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         level_above_awards(&sorted, target)
     };

@@ -162,9 +162,8 @@ pub(crate) fn validate(claims: &[i64], loss: i64, opts: &Options<'_>) -> Result<
 }
 
 pub(crate) fn check_combinations(opts: &Options<'_>) -> Result<()> {
-    let unsupported = |option: &'static str, context: String| {
-        Err(Error::UnsupportedOption { option, context })
-    };
+    let unsupported =
+        |option: &'static str, context: String| Err(Error::UnsupportedOption { option, context });
     if opts.rule != Rule::ProRata && opts.rounding != Rounding::Exact {
         return unsupported(
             "rounding other than 'exact'",
@@ -200,7 +199,11 @@ pub(crate) fn check_combinations(opts: &Options<'_>) -> Result<()> {
 
 /// Lengths and signs of the per-account columns (everything but id uniqueness).
 pub(crate) fn validate_columns(n: usize, opts: &Options<'_>) -> Result<()> {
-    for (what, column) in [("ids", opts.ids), ("caps", opts.caps), ("weights", opts.weights)] {
+    for (what, column) in [
+        ("ids", opts.ids),
+        ("caps", opts.caps),
+        ("weights", opts.weights),
+    ] {
         if let Some(column) = column {
             if column.len() != n {
                 return Err(Error::LengthMismatch {

@@ -47,7 +47,7 @@ pub(super) fn allocate(claims: &[i64], loss: u64, opts: &Options<'_>, out: &mut 
         return summary;
     }
     // Lowest ceiling-to-share ratio saturates first.
-    payers.sort_unstable_by(|a, b| by_ratio(a, b));
+    payers.sort_unstable_by(by_ratio);
     let mut shares_after = vec![U256::ZERO; payers.len() + 1];
     for (i, p) in payers.iter().enumerate().rev() {
         shares_after[i] = shares_after[i + 1] + U256::from(p.share);
