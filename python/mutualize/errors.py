@@ -11,8 +11,14 @@ from __future__ import annotations
 __all__ = [
     "AmountOverflowError",
     "AmountTypeError",
+    "CorruptJournalError",
+    "CorruptSnapshotError",
+    "InsufficientMarginError",
     "InvalidInputError",
+    "InvariantError",
     "MutualizeError",
+    "NotLiquidatableError",
+    "TornRecordError",
 ]
 
 
@@ -34,3 +40,39 @@ class AmountTypeError(MutualizeError, TypeError):
 
 class AmountOverflowError(MutualizeError, OverflowError):
     """An amount, or a result, does not fit the declared integer type (int64)."""
+
+
+class InsufficientMarginError(MutualizeError, ValueError):
+    """An operation would leave an account below its margin requirement (or a
+    deleveraging counterparty below zero equity)."""
+
+
+class NotLiquidatableError(MutualizeError, ValueError):
+    """A liquidation was asked for an account whose equity covers its maintenance
+    requirement."""
+
+
+class InvariantError(MutualizeError, AssertionError):
+    """``Ledger.check()`` found a broken invariant (conservation, open interest ...)."""
+
+
+class CorruptSnapshotError(MutualizeError, ValueError):
+    """A snapshot could not be decoded: truncated, corrupted or of another version."""
+
+
+class CorruptJournalError(MutualizeError, ValueError):
+    """A journal file is corrupted: a record's checksum or framing is wrong."""
+
+
+class TornRecordError(CorruptJournalError):
+    """A journal file ends in an incomplete record (a write cut short).
+
+    ``records`` holds the complete records read before it, so a caller can recover.
+    """
+
+    def __init__(self, message: str, records: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.records = records or []
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.records))
