@@ -693,7 +693,7 @@ OVERFLOW_ALLOCATE: list[tuple[str, dict[str, Any]]] = [
     ("weight", {"weights": [1, 2**64, 3]}),
     ("id-high", {"ids": [0, 1, 2**63]}),
     ("id-low", {"ids": [0, 1, -(2**63) - 1]}),
-    ("max-rate", {"max_rate": (2**63, 2**64)}),
+    ("max-rate", {"max_rate": (2**127, 2**128)}),  # a rate's terms are below 2**128
 ]
 
 
@@ -766,6 +766,8 @@ def test_int64_bounds_are_accepted() -> None:
     # quotas MAX*MAX/(MAX+1) = MAX - 1 + 1/(MAX+1) and MAX/(MAX+1): the unit goes to the second
     assert (h, total) == ([0, INT64_MAX - 1, 1], INT64_MAX)
     _call(caps=[INT64_MAX] * 3, weights=[INT64_MAX] * 3, max_rate=(INT64_MAX, INT64_MAX))
+    h, *_ = _call(loss=60, max_rate=(2**127, 2**128 - 1))  # just above 1/2
+    assert h == [5, 10, 15]
 
 
 @pytest.mark.parametrize(

@@ -278,12 +278,11 @@ def _equal_award(
     elig: list[int],
     ids: Sequence[int],
     target: int,
-    base: int,
     out: list[int],
 ) -> None:
     """Constrained equal awards: each keeps ``min(c_i, mu)``, so ``h_i = max(0, c_i - mu)``,
     mu the smallest integer >= 0 with ``sum(max(0, c_i - mu)) <= T``; leftover +1 to
-    accounts with ``c_i >= mu``, smallest id first. Requires ``target < base``.
+    accounts with ``c_i >= mu``, smallest id first. Requires ``0 < target < sum(eligible c_i)``.
     """
     desc = sorted((claims[i] for i in elig), reverse=True)
     m = len(desc)
@@ -337,7 +336,7 @@ def _kernel(
             for i in elig:
                 out[i] = claims[i]
         elif target > 0:
-            _equal_award(claims, elig, ids, target, base, out)
+            _equal_award(claims, elig, ids, target, out)
     else:
         # pro_rata with options, or equal_loss: payers, their ceilings and shares
         if weights is None:
@@ -402,7 +401,8 @@ def allocate(
 
     Raises:
         InvalidInputError: a value or option combination the mechanism does not accept.
-        AmountOverflowError: an input amount or id outside int64.
+        AmountOverflowError: an input amount or id outside int64, or a max_rate term of
+            2**128 or more.
     """
     _check_rule_and_options(rule, rounding, caps, max_rate, weights)
     _check_loss(loss, "loss")

@@ -11,7 +11,6 @@
 use super::select::{award_largest_remainders, Candidate};
 use super::{id_of, Options, Rounding, Summary};
 use rayon::prelude::*;
-use std::hint::select_unpredictable;
 
 /// Below this many accounts the rayon pool costs more than it saves.
 const PARALLEL_MIN: usize = 1 << 17;
@@ -28,8 +27,9 @@ trait Divider: Sync {
     fn is_zero(r: Self::Rem) -> bool;
 }
 
-/// `P < 2^64` and `0 < T < P`: reciprocal `f = floor(T * 2^64 / P)` gives a quotient
+/// `P < 2^63` and `0 < T < P`: reciprocal `f = floor(T * 2^64 / P)` gives a quotient
 /// estimate at most one below the floor (since `c < 2^63`, the error is `< c/2^64 < 1/2`).
+/// The remainder is then below `2P < 2^64`, so it is exact in wrapping 64-bit arithmetic.
 struct NarrowDivider {
     t: u64,
     p: u64,
@@ -41,15 +41,13 @@ impl Divider for NarrowDivider {
     type Rem = u64;
     #[inline(always)]
     fn div_rem(&self, c: u64) -> (u64, u64) {
-        let p = self.p as u128;
-        let x = c as u128 * self.t as u128;
         let q = ((c as u128 * self.f as u128) >> 64) as u64;
-        // r < 2P, which may exceed 2^64: correct in 128 bits, without a branch (whether
-        // the estimate was short is as random as the claims).
-        let r = x - q as u128 * p;
-        let short = r >= p;
-        let r = select_unpredictable(short, r.wrapping_sub(p), r);
-        (q + u64::from(short), r as u64)
+        let r = c.wrapping_mul(self.t).wrapping_sub(q.wrapping_mul(self.p));
+        // Correct a short estimate without a branch (whether it was short is as random
+        // as the claims): `r - p` borrows, setting the top bit, exactly when r < p.
+        let diff = r.wrapping_sub(self.p);
+        let borrow = diff >> 63;
+        (q + (1 - borrow), diff.wrapping_add(self.p & borrow.wrapping_neg()))
     }
     #[inline(always)]
     fn bucket(&self, r: u64) -> usize {
@@ -120,8 +118,8 @@ pub(super) fn allocate(
     let bits = bucket_bits(claims.len());
     let shift = bucket_shift(base, bits);
     let parallel = parallel && claims.len() >= PARALLEL_MIN;
-    if let Ok(p) = u64::try_from(base) {
-        let t = target as u64;
+    if base < 1 << 63 {
+        let (p, t) = (base as u64, target as u64);
         let f = ((target << 64) / base) as u64;
         let divider = NarrowDivider { t, p, f, shift };
         run(&divider, bits, claims, target, opts, out, parallel, summary)
