@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! The worked cases of shared/vectors/allocation.json, restated in Rust so that
 //! `cargo test` checks them without Python (the Python suite reads the JSON itself).
 

@@ -18,6 +18,12 @@ const PARALLEL_MIN: usize = 1 << 17;
 const CHUNK: usize = 1 << 16;
 const MAX_BUCKET_BITS: u32 = 11;
 const SPARE_SLOTS: usize = 8;
+/// From this many accounts, one banded pass (after a sample) replaces the two passes.
+const BANDED_MIN: usize = 1 << 18;
+/// One claim in this many is sampled to place the band.
+const SAMPLE_STRIDE: usize = 16;
+/// Half-width of the band, in standard deviations of the sample's estimate.
+const BAND_SIGMAS: u64 = 5;
 
 /// Exact `(floor(c*T/P), (c*T) mod P)` for one positive claim.
 trait Divider: Sync {
@@ -25,6 +31,9 @@ trait Divider: Sync {
     fn div_rem(&self, c: u64) -> (u64, Self::Rem);
     fn bucket(&self, r: Self::Rem) -> usize;
     fn is_zero(r: Self::Rem) -> bool;
+    fn wide(r: Self::Rem) -> u128;
+    /// `P`, the divisor.
+    fn modulus(&self) -> u128;
 }
 
 /// `P < 2^63` and `0 < T < P`: reciprocal `f = floor(T * 2^64 / P)` gives a quotient
@@ -57,6 +66,12 @@ impl Divider for NarrowDivider {
     fn is_zero(r: u64) -> bool {
         r == 0
     }
+    fn wide(r: u64) -> u128 {
+        r as u128
+    }
+    fn modulus(&self) -> u128 {
+        self.p as u128
+    }
 }
 
 /// Any `P` (up to `n * 2^63`): plain 128-bit division, exact and slower.
@@ -80,6 +95,12 @@ impl Divider for WideDivider {
     #[inline(always)]
     fn is_zero(r: u128) -> bool {
         r == 0
+    }
+    fn wide(r: u128) -> u128 {
+        r
+    }
+    fn modulus(&self) -> u128 {
+        self.p
     }
 }
 
@@ -162,6 +183,10 @@ fn run<D: Divider>(
             } else {
                 summary.dust = target - total;
             }
+            summary
+        }
+        Rounding::Exact if claims.len() >= BANDED_MIN && banded_pass(d, claims, target, opts, out, parallel) => {
+            summary.total = target;
             summary
         }
         Rounding::Exact => {
@@ -292,4 +317,114 @@ impl<R> Combine for Vec<R> {
     fn empty() -> Self {
         Vec::new()
     }
+}
+
+/// What one chunk of the banded pass found.
+struct Band<R> {
+    floors: u128,
+    above: u64,
+    inside: Vec<Candidate<R>>,
+    /// The band held too many accounts (remainders pile up): fall back.
+    overflowed: bool,
+}
+
+impl<R> Combine for Band<R> {
+    fn combine(mut self, mut other: Self) -> Self {
+        self.floors += other.floors;
+        self.above += other.above;
+        self.inside.append(&mut other.inside);
+        self.overflowed |= other.overflowed;
+        self
+    }
+    fn empty() -> Self {
+        Band {
+            floors: 0,
+            above: 0,
+            inside: Vec::new(),
+            overflowed: false,
+        }
+    }
+}
+
+/// Exact largest-remainder rounding in one pass over the claims, for large inputs.
+///
+/// A strided sample estimates the remainder at which the leftover units run out; a band
+/// of a few standard deviations around it is fixed before the pass. The pass writes
+/// every haircut (`q + 1` above the band, `q` below), counts exactly how many remainders
+/// lie above it and collects those inside it. If the exact leftover then falls inside
+/// the band, the band's candidates settle it exactly; otherwise (a misleading sample,
+/// or remainders piled into the band) it returns false and the caller's two-pass method
+/// rewrites everything, so the result is exact either way.
+fn banded_pass<D: Divider>(
+    d: &D,
+    claims: &[i64],
+    target: u128,
+    opts: &Options<'_>,
+    out: &mut [i64],
+    parallel: bool,
+) -> bool {
+    let mut sample: Vec<D::Rem> = claims
+        .iter()
+        .step_by(SAMPLE_STRIDE)
+        .filter(|&&c| c > 0)
+        .map(|&c| d.div_rem(c as u64).1)
+        .collect();
+    let m = sample.len() as u64;
+    if m < 1024 {
+        return false;
+    }
+    // The sample's own leftover, sum(r) / P, is where the cut falls in its ranking.
+    let expected = (sample.iter().map(|&r| D::wide(r)).sum::<u128>() / d.modulus()) as u64;
+    let slack = BAND_SIGMAS * m.isqrt() + 32;
+    let descending = |a: &D::Rem, b: &D::Rem| b.cmp(a);
+    // Remainders above `high` get their unit in the pass; `low..=high` is the band.
+    let high = match expected.checked_sub(slack) {
+        Some(rank) => Some(*sample.select_nth_unstable_by(rank as usize, descending).1),
+        None => None,
+    };
+    let low = match expected + slack {
+        rank if rank < m => Some(*sample.select_nth_unstable_by(rank as usize, descending).1),
+        _ => None,
+    };
+    let in_band = |r: D::Rem| low.is_none_or(|l| r >= l) && high.is_none_or(|h| r <= h);
+    let limit = claims.len() / 8;
+    let band: Band<D::Rem> = map_chunks(claims, out, parallel, |start, c, h| {
+        let mut found = Band::empty();
+        let cap = c.len() / 8 + 64;
+        for (i, (h, &c)) in h.iter_mut().zip(c).enumerate() {
+            let (q, r) = d.div_rem(c.max(0) as u64);
+            let above = high.is_some_and(|t| r > t);
+            found.floors += q as u128;
+            found.above += u64::from(above);
+            if c > 0 && !above && in_band(r) && !found.overflowed {
+                if found.inside.len() >= cap {
+                    found.overflowed = true;
+                }
+                let index = start + i;
+                found.inside.push(Candidate {
+                    rem: r,
+                    id: id_of(opts.ids, index),
+                    index,
+                });
+            }
+            *h = (q + u64::from(above)) as i64;
+        }
+        found
+    });
+    let Band {
+        floors,
+        above,
+        mut inside,
+        overflowed,
+    } = band;
+    let leftover = (target - floors) as u64;
+    if overflowed || inside.len() > limit.max(1024) || leftover < above {
+        return false;
+    }
+    let need = leftover - above;
+    if need > inside.len() as u64 {
+        return false;
+    }
+    award_largest_remainders(&mut inside, need as usize, out);
+    true
 }
