@@ -378,10 +378,9 @@ fn banded_pass<D: Divider>(
     let slack = BAND_SIGMAS * m.isqrt() + 32;
     let descending = |a: &D::Rem, b: &D::Rem| b.cmp(a);
     // Remainders above `high` get their unit in the pass; `low..=high` is the band.
-    let high = match expected.checked_sub(slack) {
-        Some(rank) => Some(*sample.select_nth_unstable_by(rank as usize, descending).1),
-        None => None,
-    };
+    let high = expected
+        .checked_sub(slack)
+        .map(|rank| *sample.select_nth_unstable_by(rank as usize, descending).1);
     let low = match expected + slack {
         rank if rank < m => Some(*sample.select_nth_unstable_by(rank as usize, descending).1),
         _ => None,
