@@ -38,7 +38,13 @@ fn sample_sees_only_one_kind_of_claim() {
     // leave large remainders, so the sample puts the band in the wrong place.
     let n = 400_000;
     let claims: Vec<i64> = (0..n)
-        .map(|i| if i % 16 == 0 { 1_000 } else { 999 + (i as i64 % 7) })
+        .map(|i| {
+            if i % 16 == 0 {
+                1_000
+            } else {
+                999 + (i as i64 % 7)
+            }
+        })
         .collect();
     let p: i64 = claims.iter().sum();
     for loss in [p / 1000, p / 3, p / 2 + 7, p - 1] {

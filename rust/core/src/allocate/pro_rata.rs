@@ -56,7 +56,10 @@ impl Divider for NarrowDivider {
         // as the claims): `r - p` borrows, setting the top bit, exactly when r < p.
         let diff = r.wrapping_sub(self.p);
         let borrow = diff >> 63;
-        (q + (1 - borrow), diff.wrapping_add(self.p & borrow.wrapping_neg()))
+        (
+            q + (1 - borrow),
+            diff.wrapping_add(self.p & borrow.wrapping_neg()),
+        )
     }
     #[inline(always)]
     fn bucket(&self, r: u64) -> usize {
@@ -185,7 +188,10 @@ fn run<D: Divider>(
             }
             summary
         }
-        Rounding::Exact if claims.len() >= BANDED_MIN && banded_pass(d, claims, target, opts, out, parallel) => {
+        Rounding::Exact
+            if claims.len() >= BANDED_MIN
+                && banded_pass(d, claims, target, opts, out, parallel) =>
+        {
             summary.total = target;
             summary
         }
