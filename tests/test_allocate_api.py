@@ -210,3 +210,36 @@ def test_allocation_constructor_is_public() -> None:
         base=10,
     )
     assert a.rate == Fraction(3, 10)
+
+
+def test_out_buffer_is_filled_in_place(api: SimpleNamespace) -> None:
+    out = np.full(4, -1, dtype=np.int64)
+    a = api.allocate([10, 20, 30, 40], 7, out=out)
+    assert out.tolist() == [1, 1, 2, 3]
+    assert np.shares_memory(a.haircuts, out)
+    assert out.flags.writeable  # the caller's buffer stays theirs
+    with pytest.raises(ValueError, match="read-only"):
+        a.haircuts[0] = 9
+    batch = api.allocate_many([10, 20, 30, 40], [0, 4], [7], out=out)
+    assert batch.haircuts.tolist() == [1, 1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "out",
+    [
+        np.zeros(3, dtype=np.int64),
+        np.zeros(4, dtype=np.int32),
+        np.zeros(8, dtype=np.int64)[::2],
+        np.zeros((2, 2), dtype=np.int64),
+    ],
+)
+def test_bad_out_buffer(api: SimpleNamespace, out: Any) -> None:
+    with pytest.raises(ValueError, match="out"):
+        api.allocate([10, 20, 30, 40], 7, out=out)
+
+
+def test_out_untouched_on_error(api: SimpleNamespace) -> None:
+    out = np.full(4, -1, dtype=np.int64)
+    with pytest.raises(ValueError, match=r"(unique|duplicate)"):
+        api.allocate([10, 20, 30, 40], 7, ids=[1, 1, 2, 3], out=out)
+    assert out.tolist() == [-1] * 4

@@ -62,6 +62,7 @@ def allocate(
     caps: Any = None,
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
+    out: Any = None,
 ) -> Allocation:
     """Spread ``loss`` over ``claims`` as integer haircuts (minor units).
 
@@ -86,6 +87,9 @@ def allocate(
             ``Fraction``, ``int``, ``Decimal`` or ``str`` (``"0.25"``, ``"1/4"``).
         weights: non-negative integer weights (pro_rata only): shares follow
             ``weight * claim``; a weight of 0 exempts the account.
+        out: an optional C-contiguous int64 array of ``len(claims)`` to write the
+            haircuts into (reuse one across calls in a backtest: no allocation). The
+            result's ``haircuts`` is then a read-only view of it.
 
     Returns:
         An immutable ``Allocation``: ``haircuts`` (int64, input order), ``total``,
@@ -112,6 +116,7 @@ def allocate(
         caps=caps,
         max_rate=max_rate,
         weights=weights,
+        out=out,
     )
 
 
@@ -126,6 +131,7 @@ def allocate_many(
     caps: Any = None,
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
+    out: Any = None,
 ) -> AllocationBatch:
     """Allocate many independent losses in one call (the events of a backtest).
 
@@ -134,6 +140,7 @@ def allocate_many(
     decreases and ends at ``len(claims)``) and its loss is ``losses[e]`` (minor units).
     ``ids``, ``caps`` and ``weights`` are flat like the claims; ids must be unique
     within each event. Each event's haircuts equal those of ``allocate`` on it alone.
+    ``out`` (optional) takes the flat haircuts in place, as in ``allocate``.
     The work runs without the GIL, on all cores for large batches.
 
     Returns:
@@ -151,4 +158,5 @@ def allocate_many(
         caps=caps,
         max_rate=max_rate,
         weights=weights,
+        out=out,
     )

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from mutualize._coerce import Int64Array, as_amount, as_amount_array, as_rate
+from mutualize.errors import AmountTypeError, InvalidInputError
 
 __all__ = ["Allocation", "AllocationBatch", "Kernel", "Rounding", "Rule", "percent"]
 
@@ -35,7 +36,8 @@ class Kernel(Protocol):
         caps: Int64Array | None,
         max_rate: tuple[int, int] | None,
         weights: Int64Array | None,
-    ) -> tuple[Int64Array, int, int, int, int, int]: ...
+        out: Int64Array,
+    ) -> tuple[int, int, int, int, int]: ...
 
     def allocate_many(
         self,
@@ -48,7 +50,8 @@ class Kernel(Protocol):
         caps: Int64Array | None,
         max_rate: tuple[int, int] | None,
         weights: Int64Array | None,
-    ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]: ...
+        out: Int64Array,
+    ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]: ...
 
 
 def percent(rate: Fraction, places: int = 4) -> str:
@@ -241,6 +244,22 @@ def _optional_column(values: object, name: str) -> Int64Array | None:
     return None if values is None else as_amount_array(values, name)
 
 
+def _output(out: object, n: int) -> Int64Array:
+    """A fresh int64 array of ``n`` (numpy's allocator: cheap page faults), or the
+    caller's ``out`` after checking it can take the result in place."""
+    if out is None:
+        return np.empty(n, dtype=np.int64)
+    if not isinstance(out, np.ndarray):
+        raise AmountTypeError(f"out must be a numpy array, got {type(out).__name__}")
+    if out.dtype != np.int64 or out.ndim != 1 or not out.flags.c_contiguous:
+        raise InvalidInputError("out must be a C-contiguous 1-D int64 array")
+    if not out.flags.writeable:
+        raise InvalidInputError("out must be writeable")
+    if out.shape[0] != n:
+        raise InvalidInputError(f"out has {out.shape[0]} entries but claims has {n}")
+    return out
+
+
 def allocate_with(
     kernel: Kernel,
     claims: object,
@@ -252,11 +271,13 @@ def allocate_with(
     caps: object,
     max_rate: object,
     weights: object,
+    out: object = None,
 ) -> Allocation:
     """Coerce the inputs exactly, run ``kernel.allocate`` and wrap the result."""
     claims_array = as_amount_array(claims, "claims")
     loss_int = as_amount(loss, "loss")
-    haircuts, total, target, dust, surplus, base = kernel.allocate(
+    haircuts = _output(out, claims_array.shape[0])
+    total, target, dust, surplus, base = kernel.allocate(
         claims_array,
         loss_int,
         rule,
@@ -265,9 +286,10 @@ def allocate_with(
         _optional_column(caps, "caps"),
         None if max_rate is None else as_rate(max_rate),
         _optional_column(weights, "weights"),
+        haircuts,
     )
     return Allocation(
-        haircuts=haircuts,
+        haircuts=haircuts if out is None else haircuts.view(),
         loss=loss_int,
         target=target,
         total=total,
@@ -292,12 +314,14 @@ def allocate_many_with(
     caps: object,
     max_rate: object,
     weights: object,
+    out: object = None,
 ) -> AllocationBatch:
     """Coerce the inputs exactly, run ``kernel.allocate_many`` and wrap the result."""
     claims_array = as_amount_array(claims, "claims")
     offsets_array = as_amount_array(offsets, "offsets")
     losses_array = as_amount_array(losses, "losses")
-    haircuts, totals, targets, uncovered, dust, surplus = kernel.allocate_many(
+    haircuts = _output(out, claims_array.shape[0])
+    totals, targets, uncovered, dust, surplus = kernel.allocate_many(
         claims_array,
         offsets_array,
         losses_array,
@@ -307,9 +331,10 @@ def allocate_many_with(
         _optional_column(caps, "caps"),
         None if max_rate is None else as_rate(max_rate),
         _optional_column(weights, "weights"),
+        haircuts,
     )
     return AllocationBatch(
-        haircuts=haircuts,
+        haircuts=haircuts if out is None else haircuts.view(),
         offsets=np.array(offsets_array),
         losses=np.array(losses_array),
         totals=totals,

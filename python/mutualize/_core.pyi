@@ -20,8 +20,10 @@ def allocate(
     caps: npt.NDArray[np.int64] | None,
     max_rate: tuple[int, int] | None,
     weights: npt.NDArray[np.int64] | None,
-) -> tuple[npt.NDArray[np.int64], int, int, int, int, int]:
-    """Raw kernel: ``(haircuts, total, target, dust, surplus, base)`` in minor units."""
+    out: npt.NDArray[np.int64],
+) -> tuple[int, int, int, int, int]:
+    """Raw kernel: writes the haircuts into ``out``; returns ``(total, target, dust,
+    surplus, base)`` in minor units."""
 
 def allocate_many(
     claims: npt.NDArray[np.int64],
@@ -33,12 +35,13 @@ def allocate_many(
     caps: npt.NDArray[np.int64] | None,
     max_rate: tuple[int, int] | None,
     weights: npt.NDArray[np.int64] | None,
+    out: npt.NDArray[np.int64],
 ) -> tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
-    npt.NDArray[np.int64],
 ]:
-    """Raw batch kernel: ``(haircuts, totals, targets, uncovered, dust, surplus)``."""
+    """Raw batch kernel: writes the haircuts into ``out``; returns ``(totals, targets,
+    uncovered, dust, surplus)``."""

@@ -52,7 +52,8 @@ class _ListKernel:
         caps: Int64Array | None,
         max_rate: tuple[int, int] | None,
         weights: Int64Array | None,
-    ) -> tuple[Int64Array, int, int, int, int, int]:
+        out: Int64Array,
+    ) -> tuple[int, int, int, int, int]:
         haircuts, total, target, dust, surplus, base = _allocate.allocate(
             claims.tolist(),
             loss,
@@ -63,7 +64,8 @@ class _ListKernel:
             max_rate,
             _list(weights),
         )
-        return _array(haircuts), total, target, dust, surplus, base
+        out[:] = haircuts
+        return total, target, dust, surplus, base
 
     def allocate_many(
         self,
@@ -76,7 +78,8 @@ class _ListKernel:
         caps: Int64Array | None,
         max_rate: tuple[int, int] | None,
         weights: Int64Array | None,
-    ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
+        out: Int64Array,
+    ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]:
         haircuts, totals, targets, dust, surplus = _allocate.allocate_many(
             claims.tolist(),
             offsets.tolist(),
@@ -91,8 +94,8 @@ class _ListKernel:
         uncovered = [
             max(0, loss - total) for loss, total in zip(losses.tolist(), totals, strict=True)
         ]
+        out[:] = haircuts
         return (
-            _array(haircuts),
             _array(totals),
             _array(targets),
             _array(uncovered),
@@ -114,6 +117,7 @@ def allocate(
     caps: Any = None,
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
+    out: Any = None,
 ) -> Allocation:
     """Pure-Python ``mutualize.allocate``: same arguments, same result, much slower."""
     return allocate_with(
@@ -126,6 +130,7 @@ def allocate(
         caps=caps,
         max_rate=max_rate,
         weights=weights,
+        out=out,
     )
 
 
@@ -140,6 +145,7 @@ def allocate_many(
     caps: Any = None,
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
+    out: Any = None,
 ) -> AllocationBatch:
     """Pure-Python ``mutualize.allocate_many``: same arguments, same result."""
     return allocate_many_with(
@@ -153,4 +159,5 @@ def allocate_many(
         caps=caps,
         max_rate=max_rate,
         weights=weights,
+        out=out,
     )

@@ -3,7 +3,7 @@
 
 use crate::errors::{not_contiguous, to_py};
 use mutualize_core::{Options, Rate, Rounding, Rule};
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1};
 use pyo3::prelude::*;
 
 type Column<'py> = Option<PyReadonlyArray1<'py, i64>>;
@@ -41,10 +41,11 @@ fn options<'a>(
     })
 }
 
-/// `(haircuts, total, target, dust, surplus, base)`; see `mutualize.allocate`.
+/// Writes the haircuts into `out` and returns `(total, target, dust, surplus, base)`;
+/// see `mutualize.allocate`. `out` is left untouched on error.
 #[pyfunction]
-#[pyo3(signature = (claims, loss, rule, rounding, ids, caps, max_rate, weights))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[pyo3(signature = (claims, loss, rule, rounding, ids, caps, max_rate, weights, out))]
+#[allow(clippy::too_many_arguments)]
 pub fn allocate<'py>(
     py: Python<'py>,
     claims: PyReadonlyArray1<'py, i64>,
@@ -55,7 +56,8 @@ pub fn allocate<'py>(
     caps: Column<'py>,
     max_rate: Option<(u128, u128)>,
     weights: Column<'py>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, u128, u128, u128, u128, u128)> {
+    mut out: PyReadwriteArray1<'py, i64>,
+) -> PyResult<(u128, u128, u128, u128, u128)> {
     let claims_slice = slice(py, &claims, "claims")?;
     let opts = options(
         py,
@@ -66,17 +68,11 @@ pub fn allocate<'py>(
         max_rate,
         column(py, &weights, "weights")?,
     )?;
-    let out = PyArray1::<i64>::zeros(py, claims.len(), false);
-    let summary = {
-        let mut haircuts = out.readwrite();
-        let haircuts = haircuts
-            .as_slice_mut()
-            .map_err(|_| not_contiguous(py, "out"))?;
-        py.detach(|| mutualize_core::allocate_into(claims_slice, loss, &opts, haircuts))
-            .map_err(|e| to_py(py, e))?
-    };
+    let haircuts = out.as_slice_mut().map_err(|_| not_contiguous(py, "out"))?;
+    let summary = py
+        .detach(|| mutualize_core::allocate_into(claims_slice, loss, &opts, haircuts))
+        .map_err(|e| to_py(py, e))?;
     Ok((
-        out,
         summary.total,
         summary.target,
         summary.dust,
@@ -91,12 +87,12 @@ type Batch<'py> = (
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i64>>,
     Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
 );
 
-/// `(haircuts, totals, targets, uncovered, dust, surplus)`; see `mutualize.allocate_many`.
+/// Writes the haircuts into `out` and returns `(totals, targets, uncovered, dust, surplus)`;
+/// see `mutualize.allocate_many`.
 #[pyfunction]
-#[pyo3(signature = (claims, offsets, losses, rule, rounding, ids, caps, max_rate, weights))]
+#[pyo3(signature = (claims, offsets, losses, rule, rounding, ids, caps, max_rate, weights, out))]
 #[allow(clippy::too_many_arguments)]
 pub fn allocate_many<'py>(
     py: Python<'py>,
@@ -109,6 +105,7 @@ pub fn allocate_many<'py>(
     caps: Column<'py>,
     max_rate: Option<(u128, u128)>,
     weights: Column<'py>,
+    mut out: PyReadwriteArray1<'py, i64>,
 ) -> PyResult<Batch<'py>> {
     let claims_slice = slice(py, &claims, "claims")?;
     let offsets = slice(py, &offsets, "offsets")?;
@@ -122,17 +119,11 @@ pub fn allocate_many<'py>(
         max_rate,
         column(py, &weights, "weights")?,
     )?;
-    let out = PyArray1::<i64>::zeros(py, claims.len(), false);
-    let batch = {
-        let mut haircuts = out.readwrite();
-        let haircuts = haircuts
-            .as_slice_mut()
-            .map_err(|_| not_contiguous(py, "out"))?;
-        py.detach(|| mutualize_core::allocate_many(claims_slice, offsets, losses, &opts, haircuts))
-            .map_err(|e| to_py(py, e))?
-    };
+    let haircuts = out.as_slice_mut().map_err(|_| not_contiguous(py, "out"))?;
+    let batch = py
+        .detach(|| mutualize_core::allocate_many(claims_slice, offsets, losses, &opts, haircuts))
+        .map_err(|e| to_py(py, e))?;
     Ok((
-        out,
         PyArray1::from_vec(py, batch.totals),
         PyArray1::from_vec(py, batch.targets),
         PyArray1::from_vec(py, batch.uncovered),
