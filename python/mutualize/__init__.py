@@ -13,7 +13,7 @@ pure-Python reference, used where the extension cannot be loaded or when
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mutualize._allocation import (
     Allocation,
@@ -27,29 +27,65 @@ from mutualize._backend import BackendWarning, load_kernel
 from mutualize.errors import (
     AmountOverflowError,
     AmountTypeError,
+    CorruptJournalError,
+    CorruptSnapshotError,
+    InsufficientMarginError,
     InvalidInputError,
+    InvariantError,
     MutualizeError,
+    NotLiquidatableError,
+    TornRecordError,
+)
+from mutualize.journal import JournalWriter, read_journal, write_journal
+from mutualize.waterfall import (
+    PRESETS,
+    Adl,
+    FeePool,
+    InsuranceFund,
+    Socialize,
+    Waterfall,
 )
 
 __all__ = [
+    "PRESETS",
+    "Adl",
     "Allocation",
     "AllocationBatch",
     "AmountOverflowError",
     "AmountTypeError",
     "BackendWarning",
+    "CorruptJournalError",
+    "CorruptSnapshotError",
+    "FeePool",
+    "InsufficientMarginError",
+    "InsuranceFund",
     "InvalidInputError",
+    "InvariantError",
+    "JournalWriter",
+    "Ledger",
     "MutualizeError",
+    "NotLiquidatableError",
     "Rounding",
     "Rule",
+    "Socialize",
+    "TornRecordError",
+    "Waterfall",
     "__version__",
     "allocate",
     "allocate_many",
     "backend",
+    "read_journal",
+    "write_journal",
 ]
 
 __version__ = "0.1.0"
 
 backend, _KERNEL = load_kernel()
+
+if TYPE_CHECKING or backend == "rust":
+    from mutualize._ledger_rust import Ledger
+else:
+    from mutualize.reference.ledger import Ledger  # type: ignore[assignment]
 
 
 def allocate(

@@ -9,6 +9,16 @@ pub enum ErrorKind {
     InvalidInput,
     /// A value or a result that does not fit the declared integer type (`OverflowError`).
     Overflow,
+    /// An operation would leave an account below its margin requirement, or a
+    /// deleveraging counterparty below zero equity (`InsufficientMarginError`).
+    InsufficientMargin,
+    /// A liquidation of an account whose equity covers its maintenance requirement
+    /// (`NotLiquidatableError`).
+    NotLiquidatable,
+    /// `Ledger::check` found a broken invariant (`InvariantError`).
+    Invariant,
+    /// A snapshot or journal that cannot be decoded or replayed (`CorruptSnapshotError`).
+    Corrupt,
 }
 
 /// Everything that can go wrong in the core, with enough context to say what and where.
@@ -40,13 +50,48 @@ pub enum Error {
     InvalidOffsets(String),
     /// A result that does not fit the type it must be returned in.
     Overflow(&'static str),
+    /// A ledger quantity that does not fit its exact integer type (`ty`: "int128" for
+    /// money, "int64" for sizes and inputs).
+    AmountOverflow {
+        what: &'static str,
+        ty: &'static str,
+    },
+    /// A ledger account id that does not exist.
+    UnknownAccount(usize),
+    /// A ledger market id that does not exist.
+    UnknownMarket(usize),
+    /// Any other ledger argument or configuration the mechanism cannot accept.
+    InvalidArgument(String),
+    /// Margin (or deleveraging counterparty equity) would be insufficient.
+    InsufficientMargin(String),
+    /// The account is not liquidatable.
+    NotLiquidatable(usize),
+    /// A broken ledger invariant, naming it.
+    Invariant(String),
+    /// A snapshot or journal that cannot be decoded or replayed.
+    Corrupt(String),
 }
 
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Overflow(_) => ErrorKind::Overflow,
-            _ => ErrorKind::InvalidInput,
+            Error::Overflow(_) | Error::AmountOverflow { .. } => ErrorKind::Overflow,
+            Error::InsufficientMargin(_) => ErrorKind::InsufficientMargin,
+            Error::NotLiquidatable(_) => ErrorKind::NotLiquidatable,
+            Error::Invariant(_) => ErrorKind::Invariant,
+            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::UnknownRule(_)
+            | Error::UnknownRounding(_)
+            | Error::NegativeLoss(_)
+            | Error::LengthMismatch { .. }
+            | Error::Negative { .. }
+            | Error::DuplicateId(_)
+            | Error::InvalidRate { .. }
+            | Error::UnsupportedOption { .. }
+            | Error::InvalidOffsets(_)
+            | Error::UnknownAccount(_)
+            | Error::UnknownMarket(_)
+            | Error::InvalidArgument(_) => ErrorKind::InvalidInput,
         }
     }
 }
@@ -84,6 +129,17 @@ impl fmt::Display for Error {
             }
             Error::InvalidOffsets(msg) => write!(f, "invalid offsets: {msg}"),
             Error::Overflow(what) => write!(f, "{what} does not fit in int64"),
+            Error::AmountOverflow { what, ty } => write!(f, "{what} does not fit in {ty}"),
+            Error::UnknownAccount(a) => write!(f, "unknown account id {a}"),
+            Error::UnknownMarket(m) => write!(f, "unknown market id {m}"),
+            Error::InvalidArgument(msg) => f.write_str(msg),
+            Error::InsufficientMargin(msg) => f.write_str(msg),
+            Error::NotLiquidatable(a) => write!(
+                f,
+                "account {a} is not liquidatable: it has no position or its equity covers its maintenance requirement"
+            ),
+            Error::Invariant(msg) => write!(f, "invariant violated: {msg}"),
+            Error::Corrupt(msg) => write!(f, "corrupt snapshot or journal: {msg}"),
         }
     }
 }

@@ -6,8 +6,13 @@
 pub mod allocate;
 pub mod amount;
 pub mod error;
+pub mod ledger;
 
 pub use allocate::{
     allocate, allocate_into, allocate_many, BatchSummary, Options, Rate, Rounding, Rule, Summary,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use ledger::{
+    AdlFill, AdlPrice, Base, Close, Event, FillArgs, Ledger, Market, Position, Ranking, Stage,
+    StageKind, StagePrice, Timing, Waterfall,
+};

@@ -3,15 +3,20 @@
 
 mod allocate;
 mod errors;
+mod event;
+mod ledger;
+mod waterfall;
 
-use pyo3::prelude::*;
-
-#[pymodule]
+#[pyo3::pymodule]
 mod _core {
     #[pymodule_export]
     use super::allocate::allocate;
     #[pymodule_export]
     use super::allocate::allocate_many;
+    #[pymodule_export]
+    use super::event::PyEvent;
+    #[pymodule_export]
+    use super::ledger::PyLedger;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

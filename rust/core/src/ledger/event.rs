@@ -1,0 +1,241 @@
+//! Journal events: one per operation, carrying its arguments (under the contract's
+//! parameter names, so the journal replays) and its effects. Amounts in minor units.
+
+use super::waterfall::{StageKind, Waterfall};
+use super::Ledger;
+use crate::error::{Error, Result};
+
+/// The price argument of `deleverage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdlPrice {
+    /// The position's bankruptcy price, computed once at the start.
+    #[default]
+    Bankruptcy,
+    /// The market's mark.
+    Mark,
+    /// A given price in ticks (`> 0`).
+    Ticks(i64),
+}
+
+/// The arguments of `fill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillArgs {
+    pub buyer: usize,
+    pub seller: usize,
+    pub market: usize,
+    /// Ticks, `> 0`.
+    pub price: i64,
+    /// Lots, `> 0`.
+    pub size: i64,
+    /// Minor units paid to the fee pool, `>= 0`.
+    pub buyer_fee: i64,
+    pub seller_fee: i64,
+    /// Refuse the fill if a side whose position grew ends below initial margin.
+    pub check_margin: bool,
+}
+
+impl FillArgs {
+    /// A fill without fees, margin-checked.
+    pub fn new(buyer: usize, seller: usize, market: usize, price: i64, size: i64) -> FillArgs {
+        FillArgs {
+            buyer,
+            seller,
+            market,
+            price,
+            size,
+            buyer_fee: 0,
+            seller_fee: 0,
+            check_margin: true,
+        }
+    }
+}
+
+/// One position closed by a liquidation: `[market, size, price]` (size signed, as held).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Close {
+    pub market: usize,
+    pub size: i64,
+    pub price: i128,
+}
+
+/// One deleveraging fill: `[counterparty, size, price]`; `size` is the bankrupt
+/// account's closed lots, signed as its position was (= the counterparty's trade).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdlFill {
+    pub counterparty: usize,
+    pub size: i64,
+    pub price: i128,
+}
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    CreateMarket {
+        tick_value: i64,
+        mark: i64,
+        imr_bps: i64,
+        mmr_bps: i64,
+        penalty_bps: i64,
+        market: usize,
+    },
+    CreateAccount {
+        account: usize,
+    },
+    Deposit {
+        account: usize,
+        amount: i64,
+    },
+    Withdraw {
+        account: usize,
+        amount: i64,
+    },
+    FundInsurance {
+        amount: i64,
+    },
+    Fill {
+        args: FillArgs,
+        /// The buyer's collateral change from the trade, before its fee.
+        buyer_realized: i128,
+        seller_realized: i128,
+    },
+    /// `fill_many`: one market, no fees, no margin check (a Rust-side batch op).
+    FillMany {
+        market: usize,
+        buyers: Vec<usize>,
+        sellers: Vec<usize>,
+        prices: Vec<i64>,
+        sizes: Vec<i64>,
+    },
+    SetMark {
+        market: usize,
+        price: i64,
+    },
+    /// `set_marks`: one mark per market (a Rust-side batch op).
+    SetMarks {
+        marks: Vec<i64>,
+    },
+    ApplyFunding {
+        market: usize,
+        delta: i64,
+    },
+    Liquidate {
+        account: usize,
+        counterparty: usize,
+        /// As given: `None`, or `(market, price)` pairs.
+        prices: Option<Vec<(usize, i64)>>,
+        closes: Vec<Close>,
+        /// The penalty charged (moved to the insurance fund).
+        penalty: i128,
+        /// The deficit that entered the waterfall.
+        deficit: i128,
+        /// `[kind, amount]` per stage in order, `BadDebt` last; empty without a deficit.
+        stages: Vec<(StageKind, i128)>,
+        /// `[account, amount]`, non-zero only, ascending account.
+        haircuts: Vec<(usize, i128)>,
+        /// `[market, counterparty, size, price]`.
+        adl: Vec<(usize, AdlFill)>,
+    },
+    Deleverage {
+        account: usize,
+        market: usize,
+        counterparties: Option<Vec<usize>>,
+        price: AdlPrice,
+        fills: Vec<AdlFill>,
+    },
+    SetWaterfall {
+        waterfall: Waterfall,
+    },
+    SettleSession {
+        /// Sum of the haircuts.
+        collected: i128,
+        haircuts: Vec<(usize, i128)>,
+        /// What moved from `deferred_loss` to `bad_debt`.
+        bad_debt: i128,
+    },
+}
+
+impl Event {
+    /// The operation's name (`"op"` of the plain form).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Event::CreateMarket { .. } => "create_market",
+            Event::CreateAccount { .. } => "create_account",
+            Event::Deposit { .. } => "deposit",
+            Event::Withdraw { .. } => "withdraw",
+            Event::FundInsurance { .. } => "fund_insurance",
+            Event::Fill { .. } => "fill",
+            Event::FillMany { .. } => "fill_many",
+            Event::SetMark { .. } => "set_mark",
+            Event::SetMarks { .. } => "set_marks",
+            Event::ApplyFunding { .. } => "apply_funding",
+            Event::Liquidate { .. } => "liquidate",
+            Event::Deleverage { .. } => "deleverage",
+            Event::SetWaterfall { .. } => "set_waterfall",
+            Event::SettleSession { .. } => "settle_session",
+        }
+    }
+
+    /// Re-executes this event's operation on `ledger` (with the recorded arguments) and
+    /// returns the new event. Effects are not compared here; see [`Ledger::replay`].
+    pub fn replay_into<'l>(&self, ledger: &'l mut Ledger) -> Result<&'l Event> {
+        match self {
+            Event::CreateMarket {
+                tick_value,
+                mark,
+                imr_bps,
+                mmr_bps,
+                penalty_bps,
+                ..
+            } => ledger.create_market(*tick_value, *mark, *imr_bps, *mmr_bps, *penalty_bps),
+            Event::CreateAccount { .. } => ledger.create_account(),
+            Event::Deposit { account, amount } => ledger.deposit(*account, *amount),
+            Event::Withdraw { account, amount } => ledger.withdraw(*account, *amount),
+            Event::FundInsurance { amount } => ledger.fund_insurance(*amount),
+            Event::Fill { args, .. } => ledger.fill(*args),
+            Event::FillMany {
+                market,
+                buyers,
+                sellers,
+                prices,
+                sizes,
+            } => ledger.fill_many(*market, buyers, sellers, prices, sizes),
+            Event::SetMark { market, price } => ledger.set_mark(*market, *price),
+            Event::SetMarks { marks } => ledger.set_marks(marks),
+            Event::ApplyFunding { market, delta } => ledger.apply_funding(*market, *delta),
+            Event::Liquidate {
+                account,
+                counterparty,
+                prices,
+                ..
+            } => ledger.liquidate(*account, *counterparty, prices.as_deref()),
+            Event::Deleverage {
+                account,
+                market,
+                counterparties,
+                price,
+                ..
+            } => ledger.deleverage(*account, *market, counterparties.as_deref(), *price),
+            Event::SetWaterfall { waterfall } => ledger.set_waterfall(waterfall.clone()),
+            Event::SettleSession { .. } => ledger.settle_session(),
+        }
+    }
+}
+
+impl Ledger {
+    /// A new ledger with `events` re-executed in order. Each re-executed event must equal
+    /// the recorded one (same effects), else [`Error::Corrupt`]: the journal does not
+    /// describe a history this ledger produces.
+    pub fn replay(events: &[Event]) -> Result<Ledger> {
+        let mut ledger = Ledger::new();
+        for (i, event) in events.iter().enumerate() {
+            let again = event.replay_into(&mut ledger)?;
+            if again != event {
+                return Err(Error::Corrupt(format!(
+                    "journal event {i} ({}) replays to different effects",
+                    event.op()
+                )));
+            }
+        }
+        Ok(ledger)
+    }
+}

@@ -1,0 +1,442 @@
+//! Liquidation and the immediate waterfall (docs/ledger.md "Liquidation", "The waterfall").
+//!
+//! The liquidation is first carried out directly (closes, penalty, stages). If an ADL
+//! stage is reached with deficit left, everything is rolled back and the liquidation is
+//! redone by deleveraging: "the stages before it cannot cover the whole deficit" is
+//! decided by running them, which is exact whatever the stages are.
+
+use super::adl::{Order, RankSpec};
+use super::margin::notional;
+use super::num::{add, bps_ceil, narrow, overflow64, sub};
+use super::undo::Undo;
+use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
+use super::{cap64, claim64, AdlFill, AdlPrice, Close, Event, Ledger};
+use crate::allocate::{allocate, Options};
+use crate::error::{Error, Result};
+use ethnum::I256;
+
+/// What the stages did.
+#[derive(Default)]
+struct Outcome {
+    stages: Vec<(StageKind, i128)>,
+    haircuts: Vec<(usize, i128)>,
+}
+
+/// Whether the stages covered the deficit or hit an ADL stage with deficit left.
+enum Flow {
+    /// The deficit left after the stages (residual bad debt).
+    Done(i128),
+    NeedsAdl,
+}
+
+/// The part of the ledger a socialization needs to know about the bankruptcy.
+#[derive(Clone, Copy)]
+struct Bankrupt {
+    account: usize,
+    /// The first market where the account held a position when the liquidation started.
+    first_market: Option<usize>,
+}
+
+impl Ledger {
+    /// Liquidates `account` (which must be liquidatable) against `counterparty`: closes
+    /// every position at `prices[m]` or the mark, charges the penalty to the insurance
+    /// fund, and sends the deficit through the waterfall; or, when the waterfall's ADL
+    /// stage is reached with deficit left, deleverages instead (docs/ledger.md).
+    /// `prices`: `(market, ticks)` pairs, each market at most once.
+    pub fn liquidate(
+        &mut self,
+        account: usize,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+    ) -> Result<&Event> {
+        self.check_account(account)?;
+        self.check_account(counterparty)?;
+        if account == counterparty {
+            return Err(Error::InvalidArgument(format!(
+                "account {account} cannot be its own liquidation counterparty"
+            )));
+        }
+        if let Some(list) = prices {
+            for (i, &(m, p)) in list.iter().enumerate() {
+                self.market_ref(m)?;
+                if p <= 0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "liquidation price for market {m} must be > 0 ticks, got {p}"
+                    )));
+                }
+                if list
+                    .get(..i)
+                    .is_some_and(|head| head.iter().any(|&(k, _)| k == m))
+                {
+                    return Err(Error::InvalidArgument(format!(
+                        "liquidation price for market {m} given twice"
+                    )));
+                }
+            }
+        }
+        if !self.is_liquidatable(account)? {
+            return Err(Error::NotLiquidatable(account));
+        }
+        let bankrupt = Bankrupt {
+            account,
+            first_market: (0..self.num_markets())
+                .find(|&m| self.pos(account, m).is_ok_and(|p| p.size != 0)),
+        };
+        // Taken, not borrowed, since the stages mutate the ledger; always put back.
+        let waterfall = std::mem::take(&mut self.waterfall);
+        let result = self.liquidate_with(&waterfall, bankrupt, counterparty, prices);
+        self.waterfall = waterfall;
+        let event = result?;
+        Ok(self.record(event))
+    }
+
+    fn liquidate_with(
+        &mut self,
+        wf: &Waterfall,
+        bankrupt: Bankrupt,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+    ) -> Result<Event> {
+        let mut undo = self.begin();
+        match self.liquidate_direct(wf, bankrupt, counterparty, prices, &mut undo) {
+            Ok(Some(event)) => return Ok(event),
+            Ok(None) => self.rollback(undo),
+            Err(e) => {
+                self.rollback(undo);
+                return Err(e);
+            }
+        }
+        let mut undo = self.begin();
+        let result = self.liquidate_by_adl(wf, bankrupt, counterparty, prices, &mut undo);
+        if result.is_err() {
+            self.rollback(undo);
+        }
+        result
+    }
+
+    /// Steps 1-3; `None` when an ADL stage is reached with deficit left.
+    fn liquidate_direct(
+        &mut self,
+        wf: &Waterfall,
+        bankrupt: Bankrupt,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+        undo: &mut Undo,
+    ) -> Result<Option<Event>> {
+        let account = bankrupt.account;
+        let mut closes = Vec::new();
+        let mut penalty = 0i128;
+        for m in 0..self.num_markets() {
+            let size = self.pos(account, m)?.size;
+            if size == 0 {
+                continue;
+            }
+            let mk = *self.market_ref(m)?;
+            let given = prices.and_then(|l| l.iter().find(|&&(k, _)| k == m).map(|&(_, p)| p));
+            let price = i128::from(given.unwrap_or(mk.mark));
+            let back = size
+                .checked_neg()
+                .ok_or_else(|| overflow64("position size"))?;
+            self.trade_logged(account, m, back, price, undo)?;
+            self.trade_logged(counterparty, m, size, price, undo)?;
+            closes.push(Close {
+                market: m,
+                size,
+                price,
+            });
+            let p = bps_ceil(
+                i128::from(size.unsigned_abs()),
+                price,
+                i128::from(mk.tick_value),
+                mk.penalty_bps,
+                "liquidation penalty",
+            )?;
+            penalty = add(penalty, p, "liquidation penalty")?;
+        }
+        let equity = self.equity(account)?;
+        let charged = penalty.min(equity.max(0));
+        if charged > 0 {
+            self.credit(account, -charged, undo)?;
+            self.totals.insurance_fund =
+                add(self.totals.insurance_fund, charged, "insurance fund")?;
+        }
+        let deficit = sub(charged, equity, "deficit")?.max(0);
+        let mut outcome = Outcome::default();
+        if deficit > 0 {
+            match self.run_stages(wf, &wf.stages, true, bankrupt, deficit, &mut outcome, undo)? {
+                Flow::NeedsAdl => return Ok(None),
+                Flow::Done(rest) => self.residual(account, rest, &mut outcome, undo)?,
+            }
+        }
+        Ok(Some(Event::Liquidate {
+            account,
+            counterparty,
+            prices: prices.map(<[(usize, i64)]>::to_vec),
+            closes,
+            penalty: charged,
+            deficit,
+            stages: outcome.stages,
+            haircuts: outcome.haircuts,
+            adl: Vec::new(),
+        }))
+    }
+
+    /// The ADL path: every position deleveraged against ranked counterparties at the
+    /// stage's price; no penalty; the stages before ADL take nothing; what is left goes
+    /// on with the stages after it.
+    fn liquidate_by_adl(
+        &mut self,
+        wf: &Waterfall,
+        bankrupt: Bankrupt,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+        undo: &mut Undo,
+    ) -> Result<Event> {
+        let account = bankrupt.account;
+        let at = wf
+            .stages
+            .iter()
+            .position(|s| matches!(s, Stage::Adl { .. }))
+            .ok_or_else(|| Error::Invariant("ADL path without an ADL stage".to_owned()))?;
+        let (before, stage, after) = match (
+            wf.stages.get(..at),
+            wf.stages.get(at),
+            wf.stages.get(at + 1..),
+        ) {
+            (Some(b), Some(s), Some(a)) => (b, s, a),
+            _ => return Err(Error::Invariant("ADL stage out of range".to_owned())),
+        };
+        let price_rule = match stage {
+            Stage::Adl { price, .. } => *price,
+            _ => StagePrice::Bankruptcy,
+        };
+        let spec = RankSpec::of(Some(stage));
+        let deficit = sub(0, self.equity(account)?, "deficit")?.max(0);
+        let mut outcome = Outcome::default();
+        outcome.stages.extend(before.iter().map(|s| (s.kind(), 0)));
+        let mut adl: Vec<(usize, AdlFill)> = Vec::new();
+        for m in 0..self.num_markets() {
+            if self.pos(account, m)?.size == 0 {
+                continue;
+            }
+            let price = self.adl_price(
+                account,
+                m,
+                match price_rule {
+                    StagePrice::Bankruptcy => AdlPrice::Bankruptcy,
+                    StagePrice::Mark => AdlPrice::Mark,
+                },
+            )?;
+            let fills = self.deleverage_in(account, m, Order::Ranked(spec), price, undo)?;
+            adl.extend(fills.into_iter().map(|f| (m, f)));
+        }
+        let left = sub(0, self.equity(account)?, "deficit")?.max(0);
+        outcome
+            .stages
+            .push((StageKind::Adl, sub(deficit, left, "deficit")?.max(0)));
+        let rest = match self.run_stages(wf, after, false, bankrupt, left, &mut outcome, undo)? {
+            Flow::Done(rest) => rest,
+            Flow::NeedsAdl => left,
+        };
+        self.residual(account, rest, &mut outcome, undo)?;
+        Ok(Event::Liquidate {
+            account,
+            counterparty,
+            prices: prices.map(<[(usize, i64)]>::to_vec),
+            closes: Vec::new(),
+            penalty: 0,
+            deficit,
+            stages: outcome.stages,
+            haircuts: outcome.haircuts,
+            adl,
+        })
+    }
+
+    /// What no stage paid: `bad_debt += rest`, and the account is credited `rest` too.
+    fn residual(
+        &mut self,
+        account: usize,
+        rest: i128,
+        out: &mut Outcome,
+        undo: &mut Undo,
+    ) -> Result<()> {
+        if rest > 0 {
+            self.totals.bad_debt = add(self.totals.bad_debt, rest, "bad debt")?;
+            self.credit(account, rest, undo)?;
+        }
+        out.stages.push((StageKind::BadDebt, rest));
+        Ok(())
+    }
+
+    /// Runs `stages` in order over `deficit`; each paying stage credits the bankrupt
+    /// account. With `adl_stops`, an ADL stage reached with deficit left stops the run.
+    #[allow(clippy::too_many_arguments)]
+    fn run_stages(
+        &mut self,
+        wf: &Waterfall,
+        stages: &[Stage],
+        adl_stops: bool,
+        bankrupt: Bankrupt,
+        deficit: i128,
+        out: &mut Outcome,
+        undo: &mut Undo,
+    ) -> Result<Flow> {
+        let account = bankrupt.account;
+        let mut rest = deficit;
+        for stage in stages {
+            let paid = match stage {
+                Stage::InsuranceFund { cap, floor } => {
+                    let available = sub(
+                        self.totals.insurance_fund,
+                        i128::from(*floor),
+                        "insurance fund",
+                    )?
+                    .max(0);
+                    let mut pay = rest.min(available);
+                    if let Some(cap) = cap {
+                        pay = pay.min(i128::from(*cap));
+                    }
+                    self.totals.insurance_fund -= pay;
+                    pay
+                }
+                Stage::FeePool => {
+                    let pay = rest.min(self.totals.fee_pool);
+                    self.totals.fee_pool -= pay;
+                    pay
+                }
+                Stage::Adl { .. } => {
+                    if adl_stops && rest > 0 {
+                        return Ok(Flow::NeedsAdl);
+                    }
+                    0
+                }
+                Stage::Socialize { .. } if wf.timing == Timing::Deferred => {
+                    self.totals.deferred_loss =
+                        add(self.totals.deferred_loss, rest, "deferred loss")?;
+                    rest
+                }
+                Stage::Socialize { .. } => self.socialize(stage, bankrupt, rest, out, undo)?,
+            };
+            if paid > 0 {
+                self.credit(account, paid, undo)?;
+                rest -= paid;
+            }
+            out.stages.push((stage.kind(), paid));
+        }
+        Ok(Flow::Done(rest))
+    }
+
+    /// The socialize stage, immediate: allocates `loss` over the base's claims (the
+    /// bankrupt account's claim is 0) and takes each haircut from collateral. Returns
+    /// what it covers; a rounding-up surplus goes to the insurance fund.
+    fn socialize(
+        &mut self,
+        stage: &Stage,
+        bankrupt: Bankrupt,
+        loss: i128,
+        out: &mut Outcome,
+        undo: &mut Undo,
+    ) -> Result<i128> {
+        let Stage::Socialize {
+            rule,
+            rounding,
+            base,
+            max_rate,
+            weights,
+        } = stage
+        else {
+            return Ok(0);
+        };
+        if loss <= 0 {
+            return Ok(0);
+        }
+        let loss64 = i64::try_from(loss).map_err(|_| overflow64("socialized loss"))?;
+        let (mut claims, caps) = self.claims(*base, weights.as_deref(), bankrupt)?;
+        if let Some(c) = claims.get_mut(bankrupt.account) {
+            *c = 0;
+        }
+        let opts = Options {
+            rule: *rule,
+            rounding: *rounding,
+            ids: None,
+            caps: caps.as_deref(),
+            max_rate: Stage::rate(*max_rate)?,
+            weights: None,
+        };
+        let (cuts, summary) = allocate(&claims, loss64, &opts)?;
+        drop(claims);
+        let list = self.take_haircuts(cuts, undo)?;
+        out.haircuts.extend(list);
+        let surplus = i128::try_from(summary.surplus).map_err(|_| overflow64("surplus"))?;
+        let total = i128::try_from(summary.total).map_err(|_| overflow64("haircuts"))?;
+        if surplus > 0 {
+            self.totals.insurance_fund =
+                add(self.totals.insurance_fund, surplus, "insurance fund")?;
+        }
+        Ok(total - surplus)
+    }
+
+    /// One pass over the accounts building the base's claims (and caps, for the capped
+    /// bases), as the kernel's `i64`. Written straight into the kernel's columns: no
+    /// intermediate `i128` column (at a million accounts, fresh memory is the cost).
+    fn claims(
+        &self,
+        base: Base,
+        weights: Option<&[i64]>,
+        bankrupt: Bankrupt,
+    ) -> Result<(Vec<i64>, Option<Vec<i64>>)> {
+        let n = self.num_accounts();
+        let mut claims = Vec::with_capacity(n);
+        match base {
+            Base::UnrealizedPnl => {
+                for a in 0..n {
+                    let mut total = I256::ZERO;
+                    for (mk, column) in self.markets.iter().zip(&self.positions) {
+                        if let Some(p) = column.get(a) {
+                            if p.size != 0 || p.basis != 0 {
+                                total += I256::from(p.upnl(mk.mark, mk.tick_value)?);
+                            }
+                        }
+                    }
+                    claims.push(claim64(
+                        narrow(total, "unrealized PnL claim")?,
+                        "unrealized PnL claim",
+                    )?);
+                }
+                return Ok((claims, None));
+            }
+            Base::Equity => {
+                for a in 0..n {
+                    claims.push(claim64(self.equity(a)?, "equity claim")?);
+                }
+                return Ok((claims, None));
+            }
+            Base::SessionProfit => {
+                for a in 0..n {
+                    claims.push(claim64(self.session_profit(a)?, "session profit claim")?);
+                }
+                return Ok((claims, None));
+            }
+            Base::OpenInterest => {
+                if let Some(m) = bankrupt.first_market {
+                    let mk = *self.market_ref(m)?;
+                    for p in self.positions(m)? {
+                        claims.push(claim64(notional(p, &mk)?, "open interest claim")?);
+                    }
+                } else {
+                    claims.resize(n, 0);
+                }
+            }
+            Base::Weights => {
+                // Accounts past the end of the list have weight 0.
+                let w = weights.unwrap_or(&[]);
+                claims.extend((0..n).map(|a| w.get(a).copied().unwrap_or(0).max(0)));
+            }
+        }
+        let mut caps = Vec::with_capacity(n);
+        for a in 0..n {
+            caps.push(cap64(self.equity(a)?));
+        }
+        Ok((claims, Some(caps)))
+    }
+}

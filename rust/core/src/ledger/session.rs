@@ -1,0 +1,78 @@
+//! Session settlement (docs/ledger.md "Sessions"): the deferred loss is clawed back from
+//! the session's profits, then every account starts a new session.
+
+use super::num::{add, overflow64};
+use super::undo::Undo;
+use super::waterfall::Stage;
+use super::{claim64, Event, Ledger};
+use crate::allocate::{allocate, Options, Rounding, Rule};
+use crate::error::Result;
+
+impl Ledger {
+    /// Allocates `deferred_loss` with the socialize stage's rule, rounding and max_rate
+    /// (pro_rata exact without one) over every account's `max(0, session_profit)`, takes
+    /// the haircuts from collateral, moves what is left to `bad_debt` (a rounding-up
+    /// surplus to the insurance fund), then starts a new session for every account.
+    pub fn settle_session(&mut self) -> Result<&Event> {
+        let mut undo = self.begin();
+        match self.settle_with(&mut undo) {
+            Ok(event) => Ok(self.record(event)),
+            Err(e) => {
+                self.rollback(undo);
+                Err(e)
+            }
+        }
+    }
+
+    fn settle_with(&mut self, undo: &mut Undo) -> Result<Event> {
+        let deferred = self.totals.deferred_loss;
+        let mut collected = 0i128;
+        let mut haircuts = Vec::new();
+        let mut moved = 0i128;
+        if deferred > 0 {
+            let (rule, rounding, max_rate) = match self.waterfall.socialize() {
+                Some(Stage::Socialize {
+                    rule,
+                    rounding,
+                    max_rate,
+                    ..
+                }) => (*rule, *rounding, *max_rate),
+                _ => (Rule::ProRata, Rounding::Exact, None),
+            };
+            let loss = i64::try_from(deferred).map_err(|_| overflow64("deferred loss"))?;
+            let mut claims = Vec::with_capacity(self.num_accounts());
+            for a in 0..self.num_accounts() {
+                claims.push(claim64(self.session_profit(a)?, "session profit claim")?);
+            }
+            let opts = Options {
+                rule,
+                rounding,
+                max_rate: Stage::rate(max_rate)?,
+                ..Options::default()
+            };
+            let (cuts, summary) = allocate(&claims, loss, &opts)?;
+            drop(claims);
+            haircuts = self.take_haircuts(cuts, undo)?;
+            let total = i128::try_from(summary.total).map_err(|_| overflow64("haircuts"))?;
+            let surplus = i128::try_from(summary.surplus).map_err(|_| overflow64("surplus"))?;
+            collected = total;
+            let covered = total - surplus;
+            moved = deferred - covered;
+            if surplus > 0 {
+                self.totals.insurance_fund =
+                    add(self.totals.insurance_fund, surplus, "insurance fund")?;
+            }
+            self.totals.bad_debt = add(self.totals.bad_debt, moved, "bad debt")?;
+            self.totals.deferred_loss = 0;
+        }
+        // Everything fallible is done before the session columns are written.
+        let equities = self.equities()?;
+        self.session_start_equity = equities;
+        self.session_deposits.iter_mut().for_each(|d| *d = 0);
+        Ok(Event::SettleSession {
+            collected,
+            haircuts,
+            bad_debt: moved,
+        })
+    }
+}
