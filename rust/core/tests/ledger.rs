@@ -117,6 +117,18 @@ fn create_market_and_account() {
 }
 
 #[test]
+fn new_positions_owe_no_past_funding() {
+    let mut l = book(1);
+    ok(&mut l, |l| l.apply_funding(0, 9));
+    ok(&mut l, |l| l.create_account());
+    assert_eq!(l.position(1, 0).unwrap().funding_snapshot, 9);
+    assert_eq!(l.create_accounts(2).unwrap(), 2);
+    assert_eq!(l.position(3, 0).unwrap().funding_snapshot, 9);
+    ok(&mut l, |l| l.create_market(1, 10, 100, 100, 0));
+    assert_eq!(l.position(3, 1).unwrap().funding_snapshot, 0);
+}
+
+#[test]
 fn deposit_withdraw_fund() {
     let mut l = book(1);
     assert_eq!(l.collateral_at(0).unwrap(), 10_000);
@@ -485,6 +497,9 @@ fn liquidate_checks() {
     refused(&mut l, ErrorKind::InvalidInput, |l| {
         l.liquidate(0, 2, Some(&[(0, 5), (0, 6)]))
     });
+    refused(&mut l, ErrorKind::InvalidInput, |l| {
+        l.liquidate(0, 2, Some(&[(0, 5), (1, 0)]))
+    });
     refused(&mut l, ErrorKind::NotLiquidatable, |l| {
         l.liquidate(0, 2, None)
     });
@@ -543,7 +558,9 @@ fn liquidation_deficit_through_insurance_socialize_and_bad_debt() {
     else {
         unreachable!()
     };
-    assert_eq!((penalty, deficit), (0, 1_500));
+    // The event's penalty is the computed one (ceil(10 * 65 * 10 * 1%) = 65); none of it
+    // is charged, since nothing is left of the equity.
+    assert_eq!((penalty, deficit), (65, 1_500));
     // Winners by unrealized PnL at mark 70: 1 (short 10 from 100): 3_000; 2 (short 1
     // from 100, then bought 10 at 65: realized 350, long 9 from 65): 450; 3 is long.
     assert_eq!(
@@ -560,6 +577,37 @@ fn liquidation_deficit_through_insurance_socialize_and_bad_debt() {
     assert_eq!(haircuts, vec![(1, 1_043), (2, 157)]);
     assert_eq!(l.equity(0).unwrap(), 0);
     assert_eq!(l.insurance_fund(), 0);
+}
+
+#[test]
+fn liquidation_across_markets() {
+    let mut l = underwater();
+    ok(&mut l, |l| l.create_market(2, 50, 1_000, 500, 200));
+    ok(&mut l, |l| l.fill(unchecked(1, 0, 1, 50, 20)));
+    ok(&mut l, |l| l.set_mark(0, 85));
+    // 0: long 10 at 100 in market 0 (-1_500 at 85), short 20 at 50 in market 1.
+    assert!(l.is_liquidatable(0).unwrap());
+    let ev = ok(&mut l, |l| l.liquidate(0, 2, Some(&[(1, 60), (0, 84)])));
+    let Event::Liquidate {
+        prices,
+        closes,
+        penalty,
+        deficit,
+        ..
+    } = ev
+    else {
+        unreachable!()
+    };
+    assert_eq!(prices, Some(vec![(0, 84), (1, 60)]));
+    let closes: Vec<(usize, i64, i128)> =
+        closes.iter().map(|c| (c.market, c.size, c.price)).collect();
+    assert_eq!(closes, vec![(0, 10, 84), (1, -20, 60)]);
+    // ceil(10*84*10*1%) + ceil(20*60*2*2%) = 84 + 48.
+    assert_eq!(penalty, 132);
+    // 2_000 - 1_600 - 20*10*2 = 0 before the penalty: nothing charged, no deficit.
+    assert_eq!(deficit, 0);
+    assert_eq!(l.equity(0).unwrap(), 0);
+    assert_eq!(l.position(2, 1).unwrap().size, -20);
 }
 
 #[test]
@@ -613,6 +661,7 @@ fn fee_pool_stage_and_rounding_surplus() {
     });
     ok(&mut l, |l| l.set_mark(0, 70));
     let ev = ok(&mut l, |l| l.liquidate(0, 3, Some(&[(0, 69)])));
+    assert!(matches!(&ev, Event::Liquidate { prices: Some(p), .. } if p == &[(0, 69)]));
     let Event::Liquidate {
         stages,
         haircuts,

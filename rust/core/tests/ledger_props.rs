@@ -341,7 +341,7 @@ fn check_event(l: &Ledger, ev: &Event) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(cases(300))]
+    #![proptest_config(cases(1_000))]
 
     #[test]
     fn random_operations_keep_every_invariant(ops in proptest::collection::vec(op(), 1..60)) {

@@ -6,8 +6,9 @@ use crate::event::PyEvent;
 use crate::waterfall::{from_plain, to_plain};
 use mutualize_core::{AdlPrice, Event, FillArgs, Ledger};
 use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList};
 use std::sync::{Mutex, MutexGuard};
 
 /// The exchange's book in one settlement asset: accounts, perpetual markets, insurance
@@ -18,13 +19,61 @@ pub struct PyLedger {
     inner: Mutex<Ledger>,
 }
 
-fn id(py: Python<'_>, value: i64, what: &str) -> PyResult<usize> {
-    usize::try_from(value)
-        .map_err(|_| raise(py, "InvalidInputError", format!("unknown {what} {value}")))
+/// An account or market id: any int (`numbers.Integral`, not a bool); one that is no
+/// existing id is reported by the core as unknown, the same as the reference.
+fn id(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    let invalid = |msg: String| raise(py, "InvalidInputError", msg);
+    if value.is_instance_of::<PyBool>() {
+        return Err(invalid(format!(
+            "{what} must be an id (an int), got a bool"
+        )));
+    }
+    match value.extract::<i64>() {
+        // Negative or huge: no such id. usize::MAX is never an id either.
+        Ok(v) => Ok(usize::try_from(v).unwrap_or(usize::MAX)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Ok(usize::MAX),
+        Err(_) => Err(invalid(format!(
+            "{what} must be an id (an int), got {value}"
+        ))),
+    }
+}
+
+/// An amount, price, size or rate (int64): plain ints directly, anything else through
+/// `mutualize._coerce.as_amount` (exact Decimal / str, floats refused), so both backends
+/// raise the same classes.
+fn amount(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
+    if value.is_exact_instance_of::<PyInt>() {
+        return value.extract::<i64>().map_err(|_| {
+            raise(
+                py,
+                "AmountOverflowError",
+                format!("{what} = {value} does not fit in int64"),
+            )
+        });
+    }
+    py.import("mutualize._coerce")?
+        .getattr("as_amount")?
+        .call1((value, what))?
+        .extract::<i64>()
+}
+
+fn flag(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
+    value.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+        raise(
+            py,
+            "InvalidInputError",
+            format!("{what} must be a bool, got {value}"),
+        )
+    })
 }
 
 fn ids(py: Python<'_>, values: &[i64], what: &str) -> PyResult<Vec<usize>> {
-    values.iter().map(|&v| id(py, v, what)).collect()
+    let _ = (py, what);
+    // In a batch, a negative id is as unknown as a too-large one: the core says so.
+    Ok(values
+        .iter()
+        .map(|&v| usize::try_from(v).unwrap_or(usize::MAX))
+        .collect())
 }
 
 fn event(py: Python<'_>, e: &Event) -> PyResult<Py<PyEvent>> {
@@ -114,19 +163,26 @@ impl PyLedger {
 
     /// Adds a perpetual market: `tick_value` minor units per lot per tick, `mark` ticks,
     /// margin rates and liquidation penalty in basis points.
-    #[pyo3(signature = (tick_value, mark, imr_bps, mmr_bps, penalty_bps=0))]
+    #[pyo3(signature = (tick_value, mark, imr_bps, mmr_bps, penalty_bps=None))]
     fn create_market(
         &self,
         py: Python<'_>,
-        tick_value: i64,
-        mark: i64,
-        imr_bps: i64,
-        mmr_bps: i64,
-        penalty_bps: i64,
+        tick_value: &Bound<'_, PyAny>,
+        mark: &Bound<'_, PyAny>,
+        imr_bps: &Bound<'_, PyAny>,
+        mmr_bps: &Bound<'_, PyAny>,
+        penalty_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
+        let args = (
+            amount(py, tick_value, "tick_value")?,
+            amount(py, mark, "mark")?,
+            amount(py, imr_bps, "imr_bps")?,
+            amount(py, mmr_bps, "mmr_bps")?,
+            penalty_bps.map_or(Ok(0), |p| amount(py, p, "penalty_bps"))?,
+        );
         let mut l = self.lock(py)?;
         let e = l
-            .create_market(tick_value, mark, imr_bps, mmr_bps, penalty_bps)
+            .create_market(args.0, args.1, args.2, args.3, args.4)
             .map_err(core(py))?;
         event(py, e)
     }
@@ -145,52 +201,65 @@ impl PyLedger {
     }
 
     /// Adds `amount` minor units of collateral.
-    fn deposit(&self, py: Python<'_>, account: i64, amount: i64) -> PyResult<Py<PyEvent>> {
+    fn deposit(
+        &self,
+        py: Python<'_>,
+        account: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyEvent>> {
         let a = id(py, account, "account")?;
+        let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
         let e = l.deposit(a, amount).map_err(core(py))?;
         event(py, e)
     }
 
     /// Removes collateral; refused if it would break initial margin.
-    fn withdraw(&self, py: Python<'_>, account: i64, amount: i64) -> PyResult<Py<PyEvent>> {
+    fn withdraw(
+        &self,
+        py: Python<'_>,
+        account: &Bound<'_, PyAny>,
+        amount: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyEvent>> {
         let a = id(py, account, "account")?;
+        let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
         let e = l.withdraw(a, amount).map_err(core(py))?;
         event(py, e)
     }
 
     /// Adds external money to the insurance fund.
-    fn fund_insurance(&self, py: Python<'_>, amount: i64) -> PyResult<Py<PyEvent>> {
+    fn fund_insurance(&self, py: Python<'_>, amount: &Bound<'_, PyAny>) -> PyResult<Py<PyEvent>> {
+        let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
         let e = l.fund_insurance(amount).map_err(core(py))?;
         event(py, e)
     }
 
     /// A trade of `size` lots at `price` ticks: `buyer` buys from `seller`.
-    #[pyo3(signature = (buyer, seller, market, price, size, buyer_fee=0, seller_fee=0, check_margin=true))]
+    #[pyo3(signature = (buyer, seller, market, price, size, buyer_fee=None, seller_fee=None, check_margin=None))]
     #[allow(clippy::too_many_arguments)]
     fn fill(
         &self,
         py: Python<'_>,
-        buyer: i64,
-        seller: i64,
-        market: i64,
-        price: i64,
-        size: i64,
-        buyer_fee: i64,
-        seller_fee: i64,
-        check_margin: bool,
+        buyer: &Bound<'_, PyAny>,
+        seller: &Bound<'_, PyAny>,
+        market: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+        size: &Bound<'_, PyAny>,
+        buyer_fee: Option<&Bound<'_, PyAny>>,
+        seller_fee: Option<&Bound<'_, PyAny>>,
+        check_margin: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
         let args = FillArgs {
             buyer: id(py, buyer, "account")?,
             seller: id(py, seller, "account")?,
             market: id(py, market, "market")?,
-            price,
-            size,
-            buyer_fee,
-            seller_fee,
-            check_margin,
+            price: amount(py, price, "price")?,
+            size: amount(py, size, "size")?,
+            buyer_fee: buyer_fee.map_or(Ok(0), |f| amount(py, f, "buyer_fee"))?,
+            seller_fee: seller_fee.map_or(Ok(0), |f| amount(py, f, "seller_fee"))?,
+            check_margin: check_margin.map_or(Ok(true), |c| flag(py, c, "check_margin"))?,
         };
         let mut l = self.lock(py)?;
         let e = l.fill(args).map_err(core(py))?;
@@ -201,7 +270,7 @@ impl PyLedger {
     /// (int64 arrays); runs without the GIL.
     fn fill_many(
         slf: &Bound<'_, Self>,
-        market: i64,
+        market: &Bound<'_, PyAny>,
         buyers: PyReadonlyArray1<'_, i64>,
         sellers: PyReadonlyArray1<'_, i64>,
         prices: PyReadonlyArray1<'_, i64>,
@@ -233,8 +302,14 @@ impl PyLedger {
     }
 
     /// Sets a market's mark price (ticks).
-    fn set_mark(&self, py: Python<'_>, market: i64, price: i64) -> PyResult<Py<PyEvent>> {
+    fn set_mark(
+        &self,
+        py: Python<'_>,
+        market: &Bound<'_, PyAny>,
+        price: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyEvent>> {
         let m = id(py, market, "market")?;
+        let price = amount(py, price, "price")?;
         let mut l = self.lock(py)?;
         let e = l.set_mark(m, price).map_err(core(py))?;
         event(py, e)
@@ -250,8 +325,14 @@ impl PyLedger {
 
     /// Moves the market's cumulative funding index by `delta` minor units per lot
     /// (positive: longs pay shorts).
-    fn apply_funding(&self, py: Python<'_>, market: i64, delta: i64) -> PyResult<Py<PyEvent>> {
+    fn apply_funding(
+        &self,
+        py: Python<'_>,
+        market: &Bound<'_, PyAny>,
+        delta: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyEvent>> {
         let m = id(py, market, "market")?;
+        let delta = amount(py, delta, "delta")?;
         let mut l = self.lock(py)?;
         let e = l.apply_funding(m, delta).map_err(core(py))?;
         event(py, e)
@@ -262,8 +343,8 @@ impl PyLedger {
     #[pyo3(signature = (account, counterparty, prices=None))]
     fn liquidate(
         slf: &Bound<'_, Self>,
-        account: i64,
-        counterparty: i64,
+        account: &Bound<'_, PyAny>,
+        counterparty: &Bound<'_, PyAny>,
         prices: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyEvent>> {
         let py = slf.py();
@@ -274,7 +355,7 @@ impl PyLedger {
             Some(d) => {
                 let mut v = Vec::with_capacity(d.len());
                 for (k, p) in d.iter() {
-                    v.push((id(py, k.extract()?, "market")?, p.extract()?));
+                    v.push((id(py, &k, "prices key")?, amount(py, &p, "price")?));
                 }
                 v.sort_unstable();
                 Some(v)
@@ -293,8 +374,8 @@ impl PyLedger {
     fn deleverage(
         &self,
         py: Python<'_>,
-        account: i64,
-        market: i64,
+        account: &Bound<'_, PyAny>,
+        market: &Bound<'_, PyAny>,
         counterparties: Option<Vec<i64>>,
         price: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
@@ -319,7 +400,7 @@ impl PyLedger {
                         }
                     }
                 } else {
-                    AdlPrice::Ticks(p.extract()?)
+                    AdlPrice::Ticks(amount(py, &p, "price")?)
                 }
             }
         };
@@ -344,38 +425,48 @@ impl PyLedger {
     }
 
     /// Equity of an account: collateral + unrealized PnL + unpaid funding (minor units).
-    fn equity(&self, py: Python<'_>, account: i64) -> PyResult<i128> {
+    fn equity(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
         let a = id(py, account, "account")?;
         self.lock(py)?.equity(a).map_err(core(py))
     }
 
     /// Maintenance margin requirement, rounded up (minor units).
-    fn maintenance(&self, py: Python<'_>, account: i64) -> PyResult<i128> {
+    fn maintenance(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
         let a = id(py, account, "account")?;
         self.lock(py)?.maintenance(a).map_err(core(py))
     }
 
     /// Initial margin requirement, rounded up (minor units).
-    fn initial(&self, py: Python<'_>, account: i64) -> PyResult<i128> {
+    fn initial(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
         let a = id(py, account, "account")?;
         self.lock(py)?.initial(a).map_err(core(py))
     }
 
     /// Unrealized PnL of one position (minor units).
-    fn upnl(&self, py: Python<'_>, account: i64, market: i64) -> PyResult<i128> {
+    fn upnl(
+        &self,
+        py: Python<'_>,
+        account: &Bound<'_, PyAny>,
+        market: &Bound<'_, PyAny>,
+    ) -> PyResult<i128> {
         let (a, m) = (id(py, account, "account")?, id(py, market, "market")?);
         self.lock(py)?.upnl(a, m).map_err(core(py))
     }
 
     /// Equity now minus equity at the session's start minus net deposits since.
-    fn session_profit(&self, py: Python<'_>, account: i64) -> PyResult<i128> {
+    fn session_profit(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
         let a = id(py, account, "account")?;
         self.lock(py)?.session_profit(a).map_err(core(py))
     }
 
     /// The price (ticks) at which closing this position leaves equity at zero, rounded
     /// so that closing there never leaves a deficit.
-    fn bankruptcy_price(&self, py: Python<'_>, account: i64, market: i64) -> PyResult<i128> {
+    fn bankruptcy_price(
+        &self,
+        py: Python<'_>,
+        account: &Bound<'_, PyAny>,
+        market: &Bound<'_, PyAny>,
+    ) -> PyResult<i128> {
         let (a, m) = (id(py, account, "account")?, id(py, market, "market")?);
         self.lock(py)?.bankruptcy_price(a, m).map_err(core(py))
     }
@@ -404,7 +495,11 @@ impl PyLedger {
     }
 
     /// Position sizes of every account in one market (int64 array, lots).
-    fn sizes<'py>(&self, py: Python<'py>, market: i64) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    fn sizes<'py>(
+        &self,
+        py: Python<'py>,
+        market: &Bound<'_, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let m = id(py, market, "market")?;
         let l = self.lock(py)?;
         Ok(PyArray1::from_vec(py, l.sizes(m).map_err(core(py))?))

@@ -32,6 +32,20 @@ fn parse<T: std::str::FromStr<Err = mutualize_core::Error>>(
     s.parse().map_err(core(py))
 }
 
+/// `None` or a `[num, den]` pair (a list in the plain form; a tuple is fine too).
+fn rate(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<(i64, i64)>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    match value.extract::<Vec<i64>>().ok().as_deref() {
+        Some(&[num, den]) => Ok(Some((num, den))),
+        _ => Err(invalid(
+            py,
+            format!("max_rate must be None or [num, den], got {value}"),
+        )),
+    }
+}
+
 fn stage(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Stage> {
     let kind = text(d, "kind")?;
     Ok(match kind.as_str() {
@@ -50,7 +64,7 @@ fn stage(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Stage> {
             rule: parse(py, &text(d, "rule")?)?,
             rounding: parse(py, &text(d, "rounding")?)?,
             base: parse::<Base>(py, &text(d, "base")?)?,
-            max_rate: key(d, "max_rate")?.extract()?,
+            max_rate: rate(py, &key(d, "max_rate")?)?,
             weights: key(d, "weights")?.extract()?,
         },
         other => {

@@ -171,9 +171,9 @@ impl Ledger {
         Ok(Some(Event::Liquidate {
             account,
             counterparty,
-            prices: prices.map(<[(usize, i64)]>::to_vec),
+            prices: sorted_prices(prices),
             closes,
-            penalty: charged,
+            penalty,
             deficit,
             stages: outcome.stages,
             haircuts: outcome.haircuts,
@@ -242,7 +242,7 @@ impl Ledger {
         Ok(Event::Liquidate {
             account,
             counterparty,
-            prices: prices.map(<[(usize, i64)]>::to_vec),
+            prices: sorted_prices(prices),
             closes: Vec::new(),
             penalty: 0,
             deficit,
@@ -386,57 +386,71 @@ impl Ledger {
         bankrupt: Bankrupt,
     ) -> Result<(Vec<i64>, Option<Vec<i64>>)> {
         let n = self.num_accounts();
+        let skip = bankrupt.account;
         let mut claims = Vec::with_capacity(n);
-        match base {
-            Base::UnrealizedPnl => {
-                for a in 0..n {
+        let capped = matches!(base, Base::OpenInterest | Base::Weights);
+        let mut caps = Vec::with_capacity(if capped { n } else { 0 });
+        let oi = match (base, bankrupt.first_market) {
+            (Base::OpenInterest, Some(m)) => Some((*self.market_ref(m)?, self.positions(m)?)),
+            _ => None,
+        };
+        let w = weights.unwrap_or(&[]);
+        for a in 0..n {
+            // The bankrupt account's claim (and cap) is 0 and is not even computed.
+            if a == skip {
+                claims.push(0);
+                if capped {
+                    caps.push(0);
+                }
+                continue;
+            }
+            let claim = match base {
+                Base::UnrealizedPnl => {
                     let mut total = I256::ZERO;
                     for (mk, column) in self.markets.iter().zip(&self.positions) {
                         if let Some(p) = column.get(a) {
                             if p.size != 0 || p.basis != 0 {
-                                total += I256::from(p.upnl(mk.mark, mk.tick_value)?);
+                                total += upnl_exact(p, mk);
                             }
                         }
                     }
-                    claims.push(claim64(
-                        narrow(total, "unrealized PnL claim")?,
+                    claim64(
+                        narrow(total.max(I256::ZERO), "unrealized PnL claim")?,
                         "unrealized PnL claim",
-                    )?);
+                    )?
                 }
-                return Ok((claims, None));
-            }
-            Base::Equity => {
-                for a in 0..n {
-                    claims.push(claim64(self.equity(a)?, "equity claim")?);
-                }
-                return Ok((claims, None));
-            }
-            Base::SessionProfit => {
-                for a in 0..n {
-                    claims.push(claim64(self.session_profit(a)?, "session profit claim")?);
-                }
-                return Ok((claims, None));
-            }
-            Base::OpenInterest => {
-                if let Some(m) = bankrupt.first_market {
-                    let mk = *self.market_ref(m)?;
-                    for p in self.positions(m)? {
-                        claims.push(claim64(notional(p, &mk)?, "open interest claim")?);
-                    }
-                } else {
-                    claims.resize(n, 0);
-                }
-            }
-            Base::Weights => {
+                Base::Equity => claim64(self.equity(a)?, "equity claim")?,
+                Base::SessionProfit => claim64(self.session_profit(a)?, "session profit claim")?,
+                Base::OpenInterest => match &oi {
+                    Some((mk, column)) => match column.get(a) {
+                        Some(p) => claim64(notional(p, mk)?, "open interest claim")?,
+                        None => 0,
+                    },
+                    None => 0,
+                },
                 // Accounts past the end of the list have weight 0.
-                let w = weights.unwrap_or(&[]);
-                claims.extend((0..n).map(|a| w.get(a).copied().unwrap_or(0).max(0)));
+                Base::Weights => w.get(a).copied().unwrap_or(0).max(0),
+            };
+            claims.push(claim);
+            if capped {
+                caps.push(cap64(self.equity(a)?)?);
             }
         }
-        let mut caps = Vec::with_capacity(n);
-        for a in 0..n {
-            caps.push(cap64(self.equity(a)?));
-        }
-        Ok((claims, Some(caps)))
+        Ok((claims, capped.then_some(caps)))
     }
+}
+
+/// The event's `prices`: `None` or the pairs sorted by market (resolved point 14).
+fn sorted_prices(prices: Option<&[(usize, i64)]>) -> Option<Vec<(usize, i64)>> {
+    prices.map(|list| {
+        let mut v = list.to_vec();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// `(size * mark - basis) * tick_value` exactly, unchecked (a term of a claim's sum).
+fn upnl_exact(p: &super::Position, mk: &super::Market) -> I256 {
+    (I256::from(i128::from(p.size) * i128::from(mk.mark)) - I256::from(p.basis))
+        * I256::from(mk.tick_value)
 }

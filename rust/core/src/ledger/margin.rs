@@ -30,10 +30,11 @@ pub(crate) fn requirement(p: &Position, mk: &Market, rate: Rate) -> Result<i128>
         Rate::Initial => mk.imr_bps,
         Rate::Maintenance => mk.mmr_bps,
     };
+    // The notional is a named result: it must fit i128 itself.
     super::num::bps_ceil(
-        i128::from(p.size.unsigned_abs()),
-        i128::from(mk.mark),
-        i128::from(mk.tick_value),
+        notional(p, mk)?,
+        1,
+        1,
         bps,
         match rate {
             Rate::Initial => "initial margin",

@@ -12,38 +12,27 @@
 //!
 //! # Readings of the contract
 //!
-//! Where docs/ledger.md is silent, this is what the code does (and what the reference
-//! must do for the differential test):
+//! The code follows docs/ledger.md including its "Resolved points" (new flat positions
+//! owe no past funding; event sizes signed as held; `stages` empty without a deficit,
+//! else every stage then `bad_debt`, adding up to `deficit`; the ADL path's `deficit`
+//! at the marks; surplus of `rounding="up"` to the insurance fund; deleveraging at
+//! `max(1, bankruptcy price)`; `prices` sorted by market; kernel inputs must fit
+//! `i64`). Beyond them:
 //!
-//! - Overflow: every named quantity (upnl, unpaid funding, equity, requirements, removed
-//!   basis, realized PnL, penalty, bankruptcy price, session profit, every state field)
-//!   must fit `i128` (sizes `i64`); products inside one formula are exact (256-bit).
-//! - The socialize stage and `settle_session` call the allocation kernel, whose claims
-//!   and loss are `i64`: a positive claim or a loss above `i64::MAX` is an overflow.
-//!   Caps (`max(0, equity)`) saturate at `i64::MAX`, which binds the same way.
+//! - Overflow: every named quantity (upnl, unpaid funding, notional, equity,
+//!   requirements, removed basis, realized PnL, penalty, bankruptcy price, session
+//!   profit, every state field) must fit `i128` (sizes `i64`); products inside one
+//!   formula are exact (256-bit), so only results can overflow.
 //! - ADL trigger: the direct liquidation (closes, penalty, stages before `adl`) is run;
 //!   if the `adl` stage is reached with deficit left, it is undone and the ADL path runs.
-//! - Liquidation event: `penalty` is the amount charged. `stages` is empty when there is
-//!   no deficit; otherwise it lists every configured stage in order with its amount (0
-//!   included) and then `bad_debt` (0 included), and the amounts add up to `deficit`.
-//!   On the ADL path, `deficit` is `max(0, -equity)` at the marks before deleveraging,
-//!   the stages before `adl` show 0 and `adl` shows what deleveraging covered.
-//! - `closes` sizes are signed as held; ADL and deleverage fill sizes are the bankrupt
-//!   account's closed lots signed as held (= the counterparty's trade).
-//! - A deleveraging at the bankruptcy price uses at least 1 tick (prices are positive).
-//! - `deleverage(counterparties=None)` ranks by the waterfall's `adl` stage, or by
-//!   `pnl_leverage` without one. On the ADL path a counterparty that would end below zero
-//!   makes the whole liquidation fail with `InsufficientMargin` (nothing changes).
-//! - `weights` / `scores` lists shorter than the accounts: a missing weight is 0, a
-//!   missing score ranks last (by id).
-//! - Socialize with `rounding="up"`: the stage pays the target, the surplus goes to the
-//!   insurance fund; `"down"`: the dust stays for the next stages. `settle_session` uses
-//!   the socialize stage's rule, rounding and max_rate (pro_rata exact without one).
+//! - The event's `penalty` is the computed penalty; what was charged is
+//!   `min(penalty, max(0, equity after the closes))`.
 //! - Configuration errors beyond the contract's list: `weights` exactly with base
 //!   `"weights"` (non-negative), `scores` exactly with ranking `"scores"`, and every
 //!   combination the kernel refuses (rounding other than exact with max_rate, a capped
 //!   base or a rule other than pro_rata; equal_award with max_rate or a capped base).
-//! - `fill_many` and `set_marks` are Rust-side batch operations with their own events.
+//! - `liquidate` refuses a market given twice in `prices` (a dict cannot do that).
+//! - `Ledger::replay` also requires each re-executed event to equal the recorded one.
 
 mod adl;
 mod event;
@@ -175,9 +164,11 @@ impl Ledger {
     ) -> Result<&Event> {
         let market = Market::new(tick_value, mark, imr_bps, mmr_bps, penalty_bps)?;
         let id = self.markets.len();
+        self.positions.push(vec![
+            Position::flat(market.funding_index);
+            self.collateral.len()
+        ]);
         self.markets.push(market);
-        self.positions
-            .push(vec![Position::default(); self.collateral.len()]);
         Ok(self.record(Event::CreateMarket {
             tick_value,
             mark,
@@ -188,14 +179,15 @@ impl Ledger {
         }))
     }
 
-    /// Creates an account with no collateral and a flat position in every market.
+    /// Creates an account with no collateral and a flat position in every market (whose
+    /// funding snapshot is the market's index: it owes nothing for the past).
     pub fn create_account(&mut self) -> Result<&Event> {
         let id = self.collateral.len();
         self.collateral.push(0);
         self.session_start_equity.push(0);
         self.session_deposits.push(0);
-        for column in &mut self.positions {
-            column.push(Position::default());
+        for (mk, column) in self.markets.iter().zip(&mut self.positions) {
+            column.push(Position::flat(mk.funding_index));
         }
         Ok(self.record(Event::CreateAccount { account: id }))
     }
@@ -209,8 +201,8 @@ impl Ledger {
         self.collateral.resize(total, 0);
         self.session_start_equity.resize(total, 0);
         self.session_deposits.resize(total, 0);
-        for column in &mut self.positions {
-            column.resize(total, Position::default());
+        for (mk, column) in self.markets.iter().zip(&mut self.positions) {
+            column.resize(total, Position::flat(mk.funding_index));
         }
         self.journal.reserve(n);
         for account in first..total {
@@ -739,10 +731,9 @@ fn at<T: Copy>(s: &[T], i: usize) -> Result<T> {
         .ok_or_else(|| Error::InvalidArgument(format!("index {i} out of range")))
 }
 
-/// Saturating `i128 -> i64` for kernel caps (a cap above `i64::MAX` binds like one at it,
-/// since claims fit `i64`).
-pub(crate) fn cap64(v: i128) -> i64 {
-    i64::try_from(v.max(0)).unwrap_or(i64::MAX)
+/// A kernel cap `max(0, v)`; it must fit `i64` like the claims (resolved point 13).
+pub(crate) fn cap64(v: i128) -> Result<i64> {
+    i64::try_from(v.max(0)).map_err(|_| num::overflow64("socialize cap"))
 }
 
 /// A non-negative claim for the allocation kernel (values <= 0 are ineligible anyway).

@@ -17,6 +17,15 @@ pub struct Position {
 }
 
 impl Position {
+    /// A flat position whose funding is settled up to `funding_index`.
+    pub fn flat(funding_index: i128) -> Position {
+        Position {
+            size: 0,
+            basis: 0,
+            funding_snapshot: funding_index,
+        }
+    }
+
     /// `-size * (funding_index - funding_snapshot)` in minor units (index up: longs pay).
     #[inline]
     pub fn unpaid_funding(&self, funding_index: i128) -> Result<i128> {

@@ -141,7 +141,9 @@ impl<T: Wire> Wire for Vec<T> {
     }
     fn get(r: &mut Reader<'_>) -> Result<Self> {
         let n = r.count(T::MIN)?;
-        let mut v = Vec::with_capacity(n);
+        // `n` is bounded by the bytes left, but a crafted count of small encodings could
+        // still ask for much more memory than the input: reserve a bounded amount only.
+        let mut v = Vec::with_capacity(n.min(1 << 20));
         for _ in 0..n {
             v.push(T::get(r)?);
         }
@@ -398,7 +400,9 @@ impl Wire for Waterfall {
 }
 
 impl Wire for Event {
-    const MIN: usize = 1;
+    /// The smallest event (`create_account`, `fund_insurance`, an empty `set_marks`) is
+    /// a tag and 8 bytes.
+    const MIN: usize = 9;
     fn put(&self, w: &mut Vec<u8>) {
         match self {
             Event::CreateMarket {
