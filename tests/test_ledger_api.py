@@ -5,20 +5,31 @@ from __future__ import annotations
 
 import pickle
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import mutualize as mz
+from mutualize._ledger_python import Ledger as PythonLedger
 from mutualize.errors import CorruptJournalError, CorruptSnapshotError, TornRecordError
 
-pytestmark = pytest.mark.skipif(mz.backend != "rust", reason="needs the compiled extension")
+
+@pytest.fixture(params=["rust", "python"])
+def Ledger(request: pytest.FixtureRequest) -> Any:  # noqa: N802 (a class, by name)
+    """``mutualize.Ledger`` of each backend."""
+    if request.param == "rust":
+        if mz.backend != "rust":
+            pytest.skip("compiled extension not available")
+        return mz.Ledger
+    return PythonLedger
 
 
-def _busy_ledger() -> mz.Ledger:
+def _busy_ledger(Ledger: Any) -> Any:  # noqa: N803
     """A small history with a liquidation and a socialized deficit."""
-    ledger = mz.Ledger()
+    ledger = Ledger()
     ledger.create_market(tick_value=1, mark=100, imr_bps=1_000, mmr_bps=500, penalty_bps=50)
     for _ in range(4):
         ledger.create_account()
@@ -33,8 +44,8 @@ def _busy_ledger() -> mz.Ledger:
     return ledger
 
 
-def test_worked_clawback_example_from_readme() -> None:
-    ledger = mz.Ledger()
+def test_worked_clawback_example_from_readme(Ledger: Any) -> None:  # noqa: N803
+    ledger = Ledger()
     ledger.create_market(tick_value=1, mark=100, imr_bps=1_000, mmr_bps=500)
     alice, bob, backstop = (ledger.create_account()["account"] for _ in range(3))
     ledger.deposit(alice, 100)
@@ -51,12 +62,12 @@ def test_worked_clawback_example_from_readme() -> None:
     ledger.check()
 
 
-def test_snapshot_restore_and_pickle_round_trip() -> None:
-    ledger = _busy_ledger()
+def test_snapshot_restore_and_pickle_round_trip(Ledger: Any) -> None:  # noqa: N803
+    ledger = _busy_ledger(Ledger)
     state = ledger.state()
     events = [dict(e) for e in ledger.journal]
-    again = mz.Ledger.restore(ledger.snapshot())
-    assert type(again) is mz.Ledger
+    again = Ledger.restore(ledger.snapshot())
+    assert type(again) is Ledger
     assert again.state() == state
     assert [dict(e) for e in again.journal] == events
     pickled = pickle.loads(pickle.dumps(ledger))
@@ -64,61 +75,61 @@ def test_snapshot_restore_and_pickle_round_trip() -> None:
     again.check()
 
 
-def test_corrupt_snapshots_raise_and_never_panic() -> None:
-    data = bytes(_busy_ledger().snapshot())
+def test_corrupt_snapshots_raise_and_never_panic(Ledger: Any) -> None:  # noqa: N803
+    data = bytes(_busy_ledger(Ledger).snapshot())
     rng = np.random.default_rng(0)
     for cut in (0, 1, 7, len(data) // 2, len(data) - 1):
         with pytest.raises(CorruptSnapshotError):
-            mz.Ledger.restore(data[:cut])
+            Ledger.restore(data[:cut])
     for _ in range(200):
         flipped = bytearray(data)
         i = int(rng.integers(len(flipped)))
         flipped[i] ^= 1 << int(rng.integers(8))
         with pytest.raises(CorruptSnapshotError):
-            mz.Ledger.restore(bytes(flipped))
+            Ledger.restore(bytes(flipped))
 
 
-def test_replay_reproduces_state_and_detects_tampering() -> None:
-    ledger = _busy_ledger()
+def test_replay_reproduces_state_and_detects_tampering(Ledger: Any) -> None:  # noqa: N803
+    ledger = _busy_ledger(Ledger)
     events = [dict(e) for e in ledger.journal]
-    assert mz.Ledger.replay(events).state() == ledger.state()
+    assert Ledger.replay(events).state() == ledger.state()
     liquidation = next(i for i, e in enumerate(events) if e["op"] == "liquidate")
     tampered = [dict(e) for e in events]
     tampered[liquidation]["deficit"] += 1
-    with pytest.raises(CorruptJournalError, match="different effects"):
-        mz.Ledger.replay(tampered)
-    with pytest.raises(CorruptJournalError, match="unknown operation"):
-        mz.Ledger.replay([{"op": "launch_rocket"}])
+    with pytest.raises(CorruptJournalError, match=r"(different effects|does not reproduce)"):
+        Ledger.replay(tampered)
+    with pytest.raises(CorruptJournalError, match="unknown op"):
+        Ledger.replay([{"op": "launch_rocket"}])
 
 
-def test_journal_file_round_trip_and_torn_tail(tmp_path: Path) -> None:
-    ledger = _busy_ledger()
+def test_journal_file_round_trip_and_torn_tail(Ledger: Any, tmp_path: Path) -> None:  # noqa: N803
+    ledger = _busy_ledger(Ledger)
     path = tmp_path / "venue.journal"
     ledger.write_journal(path)
-    assert mz.Ledger.from_journal(path).state() == ledger.state()
+    assert Ledger.from_journal(path).state() == ledger.state()
     data = path.read_bytes()
     path.write_bytes(data[:-5])
     with pytest.raises(TornRecordError) as info:
-        mz.Ledger.from_journal(path)
+        Ledger.from_journal(path)
     assert len(info.value.records) == len(ledger.journal) - 1
-    recovered = mz.Ledger.replay(mz.read_journal(path, recover=True))
+    recovered = Ledger.replay(mz.read_journal(path, recover=True))
     recovered.check()
 
 
-def test_live_journal_writer(tmp_path: Path) -> None:
+def test_live_journal_writer(Ledger: Any, tmp_path: Path) -> None:  # noqa: N803
     path = tmp_path / "live.journal"
-    ledger = mz.Ledger()
+    ledger = Ledger()
     with mz.JournalWriter(path) as journal:
         journal.append(dict(ledger.create_market(1, 100, 1_000, 500)))
         journal.append(dict(ledger.create_account()))
         journal.append(dict(ledger.deposit(0, 5)))
-    assert mz.Ledger.from_journal(path).state() == ledger.state()
+    assert Ledger.from_journal(path).state() == ledger.state()
 
 
-def test_errors_leave_state_unchanged() -> None:
-    ledger = _busy_ledger()
+def test_errors_leave_state_unchanged(Ledger: Any) -> None:  # noqa: N803
+    ledger = _busy_ledger(Ledger)
     before = ledger.snapshot()
-    for bad in (
+    bad_calls: list[Callable[[], object]] = [
         lambda: ledger.deposit(99, 1),
         lambda: ledger.deposit(1, -5),
         lambda: ledger.withdraw(3, 10**9),
@@ -127,14 +138,17 @@ def test_errors_leave_state_unchanged() -> None:
         lambda: ledger.liquidate(2, 3),
         lambda: ledger.set_mark(0, 0),
         lambda: ledger.set_waterfall({"stages": [{"kind": "nope"}]}),
-    ):
+    ]
+    for bad in bad_calls:
         with pytest.raises((ValueError, TypeError, OverflowError)):
             bad()
         assert ledger.snapshot() == before
 
 
-def test_threads_share_a_ledger_without_torn_state() -> None:
-    ledger = mz.Ledger()
+def test_threads_share_a_ledger_without_torn_state(Ledger: Any) -> None:  # noqa: N803
+    if Ledger is PythonLedger:
+        pytest.skip("the reference ledger is not for sharing between threads")
+    ledger = Ledger()
     ledger.create_market(1, 1_000, 1_000, 500)
     ledger.create_accounts(8)
     for a in range(8):
@@ -162,8 +176,8 @@ def test_threads_share_a_ledger_without_torn_state() -> None:
     ledger.check()
 
 
-def test_numpy_columns_and_batches() -> None:
-    ledger = mz.Ledger()
+def test_numpy_columns_and_batches(Ledger: Any) -> None:  # noqa: N803
+    ledger = Ledger()
     ledger.create_market(2, 500, 1_000, 500)
     ledger.create_market(1, 100, 1_000, 500)
     first = ledger.create_accounts(4)
@@ -196,9 +210,9 @@ def test_numpy_columns_and_batches() -> None:
     ledger.check()
 
 
-def test_presets_run_a_bankruptcy() -> None:
+def test_presets_run_a_bankruptcy(Ledger: Any) -> None:  # noqa: N803
     for name, preset in mz.PRESETS.items():
-        ledger = mz.Ledger()
+        ledger = Ledger()
         ledger.set_waterfall(preset())
         ledger.create_market(1, 100, 1_000, 500)
         for _ in range(4):

@@ -85,7 +85,7 @@ backend, _KERNEL = load_kernel()
 if TYPE_CHECKING or backend == "rust":
     from mutualize._ledger_rust import Ledger
 else:
-    from mutualize.reference.ledger import Ledger  # type: ignore[assignment]
+    from mutualize._ledger_python import Ledger  # type: ignore[assignment]
 
 
 def allocate(
