@@ -272,7 +272,7 @@ pub(crate) fn allocate_validated(
     out: &mut [i64],
     parallel: bool,
 ) -> Summary {
-    let base = eligible_sum(claims);
+    let base = eligible_sum(claims, parallel);
     let mut summary = match (opts.rule, opts.has_ceilings()) {
         (Rule::ProRata, false) => pro_rata::allocate(claims, base, loss, opts, out, parallel),
         (Rule::ProRata, true) => water_fill::allocate(claims, loss, opts, out),
@@ -283,8 +283,16 @@ pub(crate) fn allocate_validated(
     summary
 }
 
-fn eligible_sum(claims: &[i64]) -> u128 {
-    claims.iter().filter(|&&c| c > 0).map(|&c| c as u128).sum()
+/// Sum of the positive claims: branch-free (signs are unpredictable), on all cores for
+/// large inputs.
+fn eligible_sum(claims: &[i64], parallel: bool) -> u128 {
+    use rayon::prelude::*;
+    let sum = |c: &[i64]| c.iter().map(|&c| c.max(0) as u128).sum::<u128>();
+    if parallel && claims.len() >= 1 << 18 {
+        claims.par_chunks(1 << 16).map(sum).sum()
+    } else {
+        sum(claims)
+    }
 }
 
 /// Per-account ceiling `k_i`: the claim, lowered by a cap and by the maximum rate

@@ -391,17 +391,23 @@ fn banded_pass<D: Divider>(
         rank if rank < m => Some(*sample.select_nth_unstable_by(rank as usize, descending).1),
         _ => None,
     };
-    let in_band = |r: D::Rem| low.is_none_or(|l| r >= l) && high.is_none_or(|h| r <= h);
+    // Branch-free tests in the loop: `high = None` means nothing is above the band,
+    // `low = None` that the band reaches down to 0 (the remainder of an ineligible claim).
+    let zero = d.div_rem(0).1;
+    let (has_high, high) = (high.is_some(), high.unwrap_or(zero));
+    let low = low.unwrap_or(zero);
     let limit = claims.len() / 8;
     let band: Band<D::Rem> = map_chunks(claims, out, parallel, |start, c, h| {
         let mut found = Band::empty();
         let cap = c.len() / 8 + 64;
         for (i, (h, &c)) in h.iter_mut().zip(c).enumerate() {
             let (q, r) = d.div_rem(c.max(0) as u64);
-            let above = high.is_some_and(|t| r > t);
+            let above = has_high & (r > high);
             found.floors += q as u128;
             found.above += u64::from(above);
-            if c > 0 && !above && in_band(r) && !found.overflowed {
+            // Rarely true, so the one branch left is well predicted.
+            let inside = (c > 0) & !above & (r >= low) & (!has_high | (r <= high));
+            if inside && !found.overflowed {
                 if found.inside.len() >= cap {
                     found.overflowed = true;
                 }
