@@ -163,7 +163,10 @@ impl PyLedger {
 
     /// Adds a perpetual market: `tick_value` minor units per lot per tick, `mark` ticks,
     /// margin rates and liquidation penalty in basis points.
-    #[pyo3(signature = (tick_value, mark, imr_bps, mmr_bps, penalty_bps=None))]
+    #[pyo3(
+        signature = (tick_value, mark, imr_bps, mmr_bps, penalty_bps=None),
+        text_signature = "($self, tick_value, mark, imr_bps, mmr_bps, penalty_bps=0)"
+    )]
     fn create_market(
         &self,
         py: Python<'_>,
@@ -237,7 +240,10 @@ impl PyLedger {
     }
 
     /// A trade of `size` lots at `price` ticks: `buyer` buys from `seller`.
-    #[pyo3(signature = (buyer, seller, market, price, size, buyer_fee=None, seller_fee=None, check_margin=None))]
+    #[pyo3(
+        signature = (buyer, seller, market, price, size, buyer_fee=None, seller_fee=None, check_margin=None),
+        text_signature = "($self, buyer, seller, market, price, size, buyer_fee=0, seller_fee=0, check_margin=True)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn fill(
         &self,
