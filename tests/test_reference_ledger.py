@@ -17,6 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mutualize.errors import (
@@ -797,6 +798,84 @@ def test_deleverage_refused() -> None:
         lambda: ledger.deleverage(0, 0, [3, 2], price=1),
         "counterparty 3",
     )
+
+
+def test_deleverage_at_bankruptcy_trades_at_least_one_tick() -> None:
+    """Resolved point 11: a long that cannot go bankrupt (bankruptcy price <= 0) is
+    deleveraged at 1 tick; the query itself is not clamped."""
+    ledger = new_ledger(2, (1, 100))
+    ledger.deposit(0, 5_000)
+    ledger.deposit(1, 5_000)
+    ledger.fill(0, 1, 0, 100, 10)
+    assert ledger.bankruptcy_price(0, 0) == 100 - 5_000 // 10
+    event = ledger.deleverage(0, 0)
+    assert event["fills"] == [[1, 10, 1]]
+    assert ledger.equity(0) == 5_000 - 99 * 10
+
+
+# =========================================================================== batches
+
+
+def test_fill_many_and_set_marks() -> None:
+    ledger = new_ledger(3, (1, 100), (2, 50))
+    for a in range(3):
+        ledger.deposit(a, 1_000)
+    ledger.apply_funding(0, 3)
+    event = ledger.fill_many(0, [0, 1, 2], [1, 2, 0], [100, 101, 99], [5, 3, 2])
+    assert event == {
+        "op": "fill_many",
+        "market": 0,
+        "buyers": [0, 1, 2],
+        "sellers": [1, 2, 0],
+        "prices": [100, 101, 99],
+        "sizes": [5, 3, 2],
+    }
+    # the same as the fills one by one (no fees, no margin check)
+    one_by_one = new_ledger(3, (1, 100), (2, 50))
+    for a in range(3):
+        one_by_one.deposit(a, 1_000)
+    one_by_one.apply_funding(0, 3)
+    for b, s, price, size in ((0, 1, 100, 5), (1, 2, 101, 3), (2, 0, 99, 2)):
+        one_by_one.fill(b, s, 0, price, size, check_margin=False)
+    assert ledger.state() == one_by_one.state()
+    # numpy int64 columns are taken as they are; an empty batch is an event too
+    columns = [np.array(v, dtype=np.int64) for v in ([1], [0], [100], [1_000_000])]
+    assert ledger.fill_many(1, *columns)["sizes"] == [1_000_000]  # unchecked
+    assert ledger.fill_many(0, [], [], [], [])["buyers"] == []
+    event = ledger.set_marks(np.array([90, 40], dtype=np.int64))
+    assert event == {"op": "set_marks", "marks": [90, 40]}
+    assert [m["mark"] for m in ledger.state()["markets"]] == [90, 40]
+    round_trips(ledger)
+
+
+def test_fill_many_and_set_marks_refused() -> None:
+    ledger = new_ledger(3, (1, 100))
+    ledger.deposit(0, 1_000)
+    batch = ([0, 1], [1, 2], [100, 100], [1, 1])
+
+    def with_(i: int, j: int, value: object) -> list[list[Any]]:
+        cols: list[list[Any]] = [list(c) for c in batch]
+        cols[i][j] = value
+        return cols
+
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(1, *batch), "unknown market")
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, [0], [1, 2], [1], [1]))
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, *with_(0, 1, 5)), "buyers")
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, *with_(1, 1, 1)), "same")
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, *with_(2, 1, 0)), "prices")
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, *with_(3, 1, -1)), "sizes")
+    refused(ledger, AmountTypeError, lambda: ledger.fill_many(0, *with_(2, 1, 1.5)))
+    refused(ledger, AmountOverflowError, lambda: ledger.fill_many(0, *with_(3, 1, 2**63)))
+    # the fills are checked in order: the first bad one decides
+    bad = ([9, 0], [1, 0], [100, 100], [1, 1])
+    refused(ledger, InvalidInputError, lambda: ledger.fill_many(0, *bad), "unknown account")
+    # a size overflow in the middle of the batch puts everything back
+    big = ([0, 0], [1, 1], [1, 1], [2**62, 2**62])
+    refused(ledger, AmountOverflowError, lambda: ledger.fill_many(0, *big))
+    refused(ledger, InvalidInputError, lambda: ledger.set_marks([]), "one mark per market")
+    refused(ledger, InvalidInputError, lambda: ledger.set_marks([100, 100]))
+    refused(ledger, InvalidInputError, lambda: ledger.set_marks([0]), "marks")
+    refused(ledger, AmountTypeError, lambda: ledger.set_marks([1.0]))  # type: ignore[list-item]
 
 
 # =========================================================================== ADL in liquidation

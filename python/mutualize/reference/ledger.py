@@ -209,10 +209,11 @@ class Ledger:
 
     Operations (each returns its event and appends it to ``journal``): ``create_market``,
     ``create_account``, ``deposit``, ``withdraw``, ``fund_insurance``, ``fill``,
-    ``set_mark``, ``apply_funding``, ``liquidate``, ``deleverage``, ``set_waterfall``,
-    ``settle_session``. Queries: ``equity``, ``maintenance``, ``initial``, ``upnl``,
-    ``unpaid_funding``, ``notional``, ``session_profit``, ``bankruptcy_price``,
-    ``is_liquidatable``, ``liquidatable``, ``check``, ``state``. Persistence:
+    ``fill_many``, ``set_mark``, ``set_marks``, ``apply_funding``, ``liquidate``,
+    ``deleverage``, ``set_waterfall``, ``settle_session``. Queries: ``equity``,
+    ``maintenance``, ``initial``, ``upnl``, ``unpaid_funding``, ``notional``,
+    ``session_profit``, ``bankruptcy_price``, ``is_liquidatable``, ``liquidatable``,
+    ``check``, ``state``. Persistence:
     ``snapshot`` / ``restore``, ``replay``, and pickling (through the snapshot).
 
     Money is in minor units, prices in ticks, sizes in signed lots, rates in basis

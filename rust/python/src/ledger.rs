@@ -141,6 +141,28 @@ impl PyLedger {
         }
     }
 
+    /// The id checks an operation makes before its amounts: the binding converts
+    /// amounts (which may fail) only after them, in the contract's order.
+    fn known(&self, py: Python<'_>, accounts: &[usize], markets: &[usize]) -> PyResult<()> {
+        let l = self.lock(py)?;
+        if let Some(&a) = accounts.iter().find(|&&a| a >= l.num_accounts()) {
+            return Err(core(py)(mutualize_core::Error::UnknownAccount(a)));
+        }
+        if let [buyer, seller] = accounts {
+            if buyer == seller {
+                return Err(raise(
+                    py,
+                    "InvalidInputError",
+                    format!("the two accounts must differ, both are {buyer}"),
+                ));
+            }
+        }
+        if let Some(&m) = markets.iter().find(|&&m| m >= l.num_markets()) {
+            return Err(core(py)(mutualize_core::Error::UnknownMarket(m)));
+        }
+        Ok(())
+    }
+
     fn lock(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, Ledger>> {
         self.inner.lock().map_err(|_| {
             raise(
@@ -211,6 +233,7 @@ impl PyLedger {
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
         let a = id(py, account, "account")?;
+        self.known(py, &[a], &[])?;
         let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
         let e = l.deposit(a, amount).map_err(core(py))?;
@@ -225,6 +248,7 @@ impl PyLedger {
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
         let a = id(py, account, "account")?;
+        self.known(py, &[a], &[])?;
         let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
         let e = l.withdraw(a, amount).map_err(core(py))?;
@@ -257,10 +281,13 @@ impl PyLedger {
         seller_fee: Option<&Bound<'_, PyAny>>,
         check_margin: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
+        let (buyer, seller) = (id(py, buyer, "account")?, id(py, seller, "account")?);
+        let market = id(py, market, "market")?;
+        self.known(py, &[buyer, seller], &[market])?;
         let args = FillArgs {
-            buyer: id(py, buyer, "account")?,
-            seller: id(py, seller, "account")?,
-            market: id(py, market, "market")?,
+            buyer,
+            seller,
+            market,
             price: amount(py, price, "price")?,
             size: amount(py, size, "size")?,
             buyer_fee: buyer_fee.map_or(Ok(0), |f| amount(py, f, "buyer_fee"))?,
@@ -315,6 +342,7 @@ impl PyLedger {
         price: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
         let m = id(py, market, "market")?;
+        self.known(py, &[], &[m])?;
         let price = amount(py, price, "price")?;
         let mut l = self.lock(py)?;
         let e = l.set_mark(m, price).map_err(core(py))?;
@@ -338,6 +366,7 @@ impl PyLedger {
         delta: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
         let m = id(py, market, "market")?;
+        self.known(py, &[], &[m])?;
         let delta = amount(py, delta, "delta")?;
         let mut l = self.lock(py)?;
         let e = l.apply_funding(m, delta).map_err(core(py))?;
@@ -356,12 +385,15 @@ impl PyLedger {
         let py = slf.py();
         let a = id(py, account, "account")?;
         let c = id(py, counterparty, "account")?;
+        slf.get().known(py, &[a, c], &[])?;
         let prices: Option<Vec<(usize, i64)>> = match prices {
             None => None,
             Some(d) => {
                 let mut v = Vec::with_capacity(d.len());
                 for (k, p) in d.iter() {
-                    v.push((id(py, &k, "prices key")?, amount(py, &p, "price")?));
+                    let m = id(py, &k, "prices key")?;
+                    slf.get().known(py, &[], &[m])?;
+                    v.push((m, amount(py, &p, "price")?));
                 }
                 v.sort_unstable();
                 Some(v)
@@ -382,12 +414,18 @@ impl PyLedger {
         py: Python<'_>,
         account: &Bound<'_, PyAny>,
         market: &Bound<'_, PyAny>,
-        counterparties: Option<Vec<i64>>,
+        counterparties: Option<Vec<Bound<'_, PyAny>>>,
         price: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
         let a = id(py, account, "account")?;
         let m = id(py, market, "market")?;
-        let cps = counterparties.map(|c| ids(py, &c, "account")).transpose()?;
+        let cps = counterparties
+            .map(|c| {
+                c.iter()
+                    .map(|v| id(py, v, "counterparty"))
+                    .collect::<PyResult<Vec<_>>>()
+            })
+            .transpose()?;
         let price = match price {
             None => AdlPrice::Bankruptcy,
             Some(p) => {
