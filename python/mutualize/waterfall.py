@@ -240,7 +240,8 @@ class Socialize:
             or ``"up"`` (the surplus goes to the insurance fund); not exact: pro_rata only.
         base: what each account is haircut on, in minor units: ``"session_profit"``,
             ``"unrealized_pnl"`` (summed over markets), ``"equity"``, ``"open_interest"``
-            (notional in the bankrupt account's first market, capped by positive equity:
+            (in proportion to position size in the bankrupt account's first market, capped
+            by positive equity:
             Drift and Mango) or ``"weights"`` (the ``weights`` list, capped the same way).
         max_rate: the largest share of a claim that may be taken, ``[num, den]`` or a
             ``Fraction`` / ``Decimal`` / ``str`` between 0 and 1; stored as ``(num, den)``
@@ -548,13 +549,14 @@ def drift_socialize() -> Waterfall:
     proportion to size.
 
     Shape: ``InsuranceFund()``, ``FeePool()``, ``Socialize(base="open_interest")``,
-    immediate: claims are each account's notional (minor units) in the bankrupt
-    account's first market, each haircut capped by the account's positive equity.
+    immediate: the deficit (minor units) is shared in proportion to each account's
+    |position| (lots) in the bankrupt account's first market, each haircut capped by
+    the account's positive equity.
 
     Simplifications: the haircut is taken from collateral at once instead of through the
     funding index (the amounts are the same); Drift's per-market fee pool and insurance
-    sub-fund are the ledger's single pools; the base is notional at the mark rather than
-    base-asset amount (equal within one market).
+    sub-fund are the ledger's single pools; an account's haircut cannot exceed its
+    positive equity (Drift's index can push an account below zero).
     """
     return Waterfall(stages=(InsuranceFund(), FeePool(), Socialize(base="open_interest")))
 

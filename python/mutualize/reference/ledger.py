@@ -1067,6 +1067,15 @@ class Ledger:
         if stage.base in ("open_interest", "weights"):
             caps = [0] * n
         weights = stage.weights or ()
+        # open_interest: shares follow |size| in the bankrupt market (Drift's funding
+        # index charges per unit of position), scaled so that the claims can absorb the
+        # whole deficit; each haircut is capped by the account's positive equity.
+        per_lot = 1
+        if stage.base == "open_interest":
+            lots = sum(
+                abs(self._accounts[i].positions[first_market].size) for i in range(n) if i != a
+            )
+            per_lot = max(1, -(-deficit // lots)) if lots else 1
         for i in range(n):
             if i == a:
                 continue  # the bankrupt account's claim (and cap) is 0
@@ -1078,7 +1087,8 @@ class Ledger:
                 claims[i] = max(0, self._equity(i))
             else:
                 if stage.base == "open_interest":
-                    claims[i] = self._notional(i, first_market)
+                    size = abs(self._accounts[i].positions[first_market].size)
+                    claims[i] = size * per_lot
                 else:
                     # CONTRACT: accounts beyond the weights list have weight 0.
                     claims[i] = weights[i] if i < len(weights) else 0

@@ -6,7 +6,6 @@
 //! decided by running them, which is exact whatever the stages are.
 
 use super::adl::{Order, RankSpec};
-use super::margin::notional;
 use super::num::{add, bps_ceil, narrow, overflow64, sub};
 use super::undo::Undo;
 use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
@@ -351,7 +350,7 @@ impl Ledger {
             return Ok(0);
         }
         let loss64 = i64::try_from(loss).map_err(|_| overflow64("socialized loss"))?;
-        let (mut claims, caps) = self.claims(*base, weights.as_deref(), bankrupt)?;
+        let (mut claims, caps) = self.claims(*base, weights.as_deref(), bankrupt, loss)?;
         if let Some(c) = claims.get_mut(bankrupt.account) {
             *c = 0;
         }
@@ -384,6 +383,7 @@ impl Ledger {
         base: Base,
         weights: Option<&[i64]>,
         bankrupt: Bankrupt,
+        loss: i128,
     ) -> Result<(Vec<i64>, Option<Vec<i64>>)> {
         let n = self.num_accounts();
         let skip = bankrupt.account;
@@ -393,6 +393,25 @@ impl Ledger {
         let oi = match (base, bankrupt.first_market) {
             (Base::OpenInterest, Some(m)) => Some((*self.market_ref(m)?, self.positions(m)?)),
             _ => None,
+        };
+        // open_interest: shares follow |size| in the bankrupt market (Drift charges per
+        // unit of position through its funding index), scaled so the claims can absorb
+        // the whole deficit; the caps (positive equity) bound each haircut.
+        let per_lot: i128 = match &oi {
+            Some((_, column)) => {
+                let lots: i128 = column
+                    .iter()
+                    .enumerate()
+                    .filter(|&(a, _)| a != skip)
+                    .map(|(_, p)| i128::from(p.size).abs())
+                    .sum();
+                if lots == 0 {
+                    1
+                } else {
+                    (loss / lots + i128::from(loss % lots != 0)).max(1)
+                }
+            }
+            None => 1,
         };
         let w = weights.unwrap_or(&[]);
         for a in 0..n {
@@ -422,8 +441,14 @@ impl Ledger {
                 Base::Equity => claim64(self.equity(a)?, "equity claim")?,
                 Base::SessionProfit => claim64(self.session_profit(a)?, "session profit claim")?,
                 Base::OpenInterest => match &oi {
-                    Some((mk, column)) => match column.get(a) {
-                        Some(p) => claim64(notional(p, mk)?, "open interest claim")?,
+                    Some((_, column)) => match column.get(a) {
+                        Some(p) => claim64(
+                            i128::from(p.size)
+                                .abs()
+                                .checked_mul(per_lot)
+                                .ok_or_else(|| overflow64("open interest claim"))?,
+                            "open interest claim",
+                        )?,
                         None => 0,
                     },
                     None => 0,
