@@ -232,3 +232,29 @@ def test_presets_run_a_bankruptcy(Ledger: Any) -> None:  # noqa: N803
         assert ledger.deferred_loss == 0, name
         assert ledger.equity(0) == 0, name
         assert ledger.waterfall == preset(), name
+
+
+def test_per_market_insurance_funds(Ledger: Any) -> None:  # noqa: N803
+    ledger = Ledger()
+    ledger.set_waterfall(mz.Waterfall(stages=(mz.InsuranceFund(per_market=True), mz.Socialize())))
+    ledger.create_market(tick_value=1, mark=100, imr_bps=1_000, mmr_bps=500)
+    ledger.create_market(tick_value=1, mark=100, imr_bps=1_000, mmr_bps=500, penalty_bps=0)
+    for _ in range(3):
+        ledger.create_account()
+    for a, amount in enumerate([100, 100, 1_000_000]):
+        ledger.deposit(a, amount)
+    assert dict(ledger.fund_insurance(500, market=0))["market"] == 0
+    ledger.fund_insurance(7_000, market=1)  # the other market's fund is not touched
+    ledger.fund_insurance(9_000)  # nor is the shared one
+    ledger.fill(0, 1, 0, 100, 10)
+    ledger.set_mark(0, 10)
+    event = ledger.liquidate(0, 2)
+    assert event["stages"] == [["insurance_fund", 500], ["socialize", 300], ["bad_debt", 0]]
+    markets = ledger.state()["markets"]
+    assert [m["insurance_fund"] for m in markets] == [0, 7_000]
+    assert ledger.insurance_fund == 9_000
+    ledger.check()
+    with pytest.raises(ValueError, match="market"):
+        ledger.fund_insurance(5, market=7)
+    assert Ledger.replay([dict(e) for e in ledger.journal]).state() == ledger.state()
+    assert Ledger.restore(ledger.snapshot()).state() == ledger.state()

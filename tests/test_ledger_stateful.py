@@ -110,7 +110,8 @@ def draw_stage(data: st.DataObject, kind: str, accounts: int) -> wf.Stage:
     if kind == "insurance_fund":
         cap = data.draw(st.none() | st.integers(0, 2_000), label="cap")
         floor = data.draw(st.sampled_from([0, 0, 50, 500]), label="floor")
-        return wf.InsuranceFund(cap=cap, floor=floor)
+        per_market = data.draw(st.booleans(), label="per_market")
+        return wf.InsuranceFund(cap=cap, floor=floor, per_market=per_market)
     if kind == "fee_pool":
         return wf.FeePool()
     if kind == "adl":
@@ -464,7 +465,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def fund_insurance(self, data: st.DataObject) -> None:
         amount = data.draw(st.sampled_from([-3, 0, 1, 40, 400, 3_000]), label="amount")
-        self.both("fund_insurance", amount)
+        market = data.draw(st.sampled_from([None, None, 0, 1, 5]), label="fund market")
+        self.both("fund_insurance", amount, market)
 
     # ------------------------------------------------------------------ rules: trading
 

@@ -102,7 +102,7 @@ def round_trips(ledger: Ledger) -> None:
 
 DEFAULT_PLAIN = {
     "stages": [
-        {"kind": "insurance_fund", "cap": None, "floor": 0},
+        {"kind": "insurance_fund", "cap": None, "floor": 0, "per_market": False},
         {
             "kind": "socialize",
             "rule": "pro_rata",
@@ -137,7 +137,7 @@ def test_every_stage_plain_form_has_all_keys() -> None:
     )
     assert config.to_dict() == {
         "stages": [
-            {"kind": "insurance_fund", "cap": 5, "floor": 2},
+            {"kind": "insurance_fund", "cap": 5, "floor": 2, "per_market": False},
             {"kind": "fee_pool"},
             {"kind": "adl", "ranking": "scores", "price": "mark", "seed": 3, "scores": [1, 2]},
             {
@@ -325,7 +325,7 @@ def test_deposit_withdraw_fund_insurance() -> None:
     ledger.deposit(0, Decimal("500"))
     ledger.deposit(1, "2_000")
     assert ledger.withdraw(0, 300) == {"op": "withdraw", "account": 0, "amount": 300}
-    assert ledger.fund_insurance(50) == {"op": "fund_insurance", "amount": 50}
+    assert ledger.fund_insurance(50) == {"op": "fund_insurance", "amount": 50, "market": None}
     state = ledger.state()
     assert state["accounts"][0]["collateral"] == 1_200
     assert state["accounts"][0]["session_deposits"] == 1_200

@@ -24,7 +24,7 @@ ARGUMENTS: dict[str, tuple[str, ...]] = {
     "create_account": (),
     "deposit": ("account", "amount"),
     "withdraw": ("account", "amount"),
-    "fund_insurance": ("amount",),
+    "fund_insurance": ("amount", "market"),
     "fill": (
         "buyer",
         "seller",

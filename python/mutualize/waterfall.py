@@ -147,20 +147,33 @@ class InsuranceFund:
     Attributes:
         cap: the most the fund pays per liquidation, in minor units (``None``: no cap).
         floor: the balance the fund keeps untouched, in minor units (>= 0).
+        per_market: pay from (and collect penalties into) the bankrupt market's own
+            fund (``Ledger.fund_insurance(amount, market=m)``) instead of the shared
+            one; the market is the bankrupt account's first with a position.
     """
 
     kind: ClassVar[str] = "insurance_fund"
     cap: int | None = None
     floor: int = 0
+    per_market: bool = False
 
     def __post_init__(self) -> None:
         if self.cap is not None:
             object.__setattr__(self, "cap", _int(self.cap, "insurance_fund cap", minimum=0))
         object.__setattr__(self, "floor", _int(self.floor, "insurance_fund floor", minimum=0))
+        if not isinstance(self.per_market, bool):
+            raise InvalidInputError(
+                f"insurance_fund per_market must be a bool, got {self.per_market!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        """The plain form: ``{"kind": "insurance_fund", "cap": ..., "floor": ...}``."""
-        return {"kind": self.kind, "cap": self.cap, "floor": self.floor}
+        """The plain form: ``{"kind": "insurance_fund", "cap", "floor", "per_market"}``."""
+        return {
+            "kind": self.kind,
+            "cap": self.cap,
+            "floor": self.floor,
+            "per_market": self.per_market,
+        }
 
 
 @dataclass(frozen=True)
@@ -328,7 +341,7 @@ _STAGE_CLASSES: dict[str, type[InsuranceFund | FeePool | Adl | Socialize]] = {
     "socialize": Socialize,
 }
 _STAGE_KEYS: dict[str, tuple[str, ...]] = {
-    "insurance_fund": ("cap", "floor"),
+    "insurance_fund": ("cap", "floor", "per_market"),
     "fee_pool": (),
     "adl": ("ranking", "price", "seed", "scores"),
     "socialize": ("rule", "rounding", "base", "max_rate", "weights"),

@@ -108,7 +108,7 @@ _OP_ARGS: dict[str, tuple[str, ...]] = {
     "create_account": (),
     "deposit": ("account", "amount"),
     "withdraw": ("account", "amount"),
-    "fund_insurance": ("amount",),
+    "fund_insurance": ("amount", "market"),
     "fill": (
         "buyer",
         "seller",
@@ -166,6 +166,7 @@ class _Market:
     mmr_bps: int
     penalty_bps: int
     funding_index: int = 0
+    insurance_fund: int = 0  # the market's own fund (per-market InsuranceFund stages)
 
 
 @dataclass
@@ -231,6 +232,7 @@ class Ledger:
         # first write, and the totals; None outside an operation.
         self._saved: dict[int, _Account] | None = None
         self._saved_totals: _Totals | None = None
+        self._saved_funds: list[int] = []
 
     # ------------------------------------------------------------------ transactions
 
@@ -238,6 +240,7 @@ class Ledger:
         """Run one operation: on any exception, put back what it touched."""
         self._saved = {}
         self._saved_totals = replace(self._totals)
+        self._saved_funds = [mk.insurance_fund for mk in self._markets]
         try:
             event = effect()
         except BaseException:
@@ -257,6 +260,8 @@ class Ledger:
         for a, saved in self._saved.items():
             self._accounts[a] = saved.copy()
         self._totals = replace(self._saved_totals)
+        for mk, fund in zip(self._markets, self._saved_funds, strict=False):
+            mk.insurance_fund = fund
 
     def _acct(self, a: int) -> _Account:
         """Account ``a`` for writing: saved on its first write of the operation."""
@@ -442,6 +447,7 @@ class Ledger:
         then balanced open interest per market, then the pools' signs."""
         t = self._totals
         held = t.insurance_fund + t.fee_pool - t.bad_debt - t.deferred_loss
+        held += sum(mk.insurance_fund for mk in self._markets)
         for a, acc in enumerate(self._accounts):
             held += acc.collateral
             for m in range(len(self._markets)):
@@ -463,6 +469,11 @@ class Ledger:
                 raise InvariantError(
                     f"open interest of market {m}: longs {longs} != shorts {shorts}"
                 )
+        for m, mk in enumerate(self._markets):
+            if mk.insurance_fund < 0:
+                raise InvariantError(
+                    f"insurance fund of market {m} = {mk.insurance_fund} is negative"
+                )
         for name in ("insurance_fund", "fee_pool", "bad_debt", "deferred_loss"):
             value = getattr(t, name)
             if value < 0:
@@ -481,6 +492,7 @@ class Ledger:
                     "mmr_bps": mk.mmr_bps,
                     "penalty_bps": mk.penalty_bps,
                     "funding_index": mk.funding_index,
+                    "insurance_fund": mk.insurance_fund,
                 }
                 for mk in self._markets
             ],
@@ -671,15 +683,23 @@ class Ledger:
 
         return self._run(effect)
 
-    def fund_insurance(self, amount: Amount) -> Event:
-        """External money into the insurance fund (minor units, > 0)."""
+    def fund_insurance(self, amount: Amount, market: int | None = None) -> Event:
+        """External money (minor units, > 0) into the shared insurance fund, or into
+        ``market``'s own fund."""
 
         def effect() -> Event:
+            m = None if market is None else self._market_id(market)
             amt = self._positive(amount, "amount")
-            fund = _i128(self._totals.insurance_fund + amt, "insurance_fund")
             deposits = _i128(self._totals.deposits + amt, "deposits")
-            self._totals.insurance_fund, self._totals.deposits = fund, deposits
-            return {"op": "fund_insurance", "amount": amt}
+            if m is None:
+                self._totals.insurance_fund = _i128(
+                    self._totals.insurance_fund + amt, "insurance_fund"
+                )
+            else:
+                mk = self._markets[m]
+                mk.insurance_fund = _i128(mk.insurance_fund + amt, f"insurance fund of {m}")
+            self._totals.deposits = deposits
+            return {"op": "fund_insurance", "amount": amt, "market": m}
 
         return self._run(effect)
 
@@ -1097,6 +1117,16 @@ class Ledger:
         haircuts, paid, _ = self._allocate(claims, deficit, stage, caps)
         return paid, haircuts
 
+    def _fund(self, per_market: bool, m: int) -> int:
+        """The insurance fund a liquidation uses: market ``m``'s own, or the shared one."""
+        return self._markets[m].insurance_fund if per_market else self._totals.insurance_fund
+
+    def _set_fund(self, per_market: bool, m: int, value: int) -> None:
+        if per_market:
+            self._markets[m].insurance_fund = value
+        else:
+            self._totals.insurance_fund = value
+
     def _run_stages(
         self, a: int, deficit: int, stages: Sequence[Stage], first_market: int
     ) -> tuple[list[list[Any]], int, list[list[int]]]:
@@ -1108,10 +1138,11 @@ class Ledger:
         for stage in stages:
             pay = 0
             if isinstance(stage, InsuranceFund):
-                pay = min(deficit, max(0, t.insurance_fund - stage.floor))
+                fund = self._fund(stage.per_market, first_market)
+                pay = min(deficit, max(0, fund - stage.floor))
                 if stage.cap is not None:
                     pay = min(pay, stage.cap)
-                t.insurance_fund -= pay
+                self._set_fund(stage.per_market, first_market, fund - pay)
             elif isinstance(stage, FeePool):
                 pay = min(deficit, t.fee_pool)
                 t.fee_pool -= pay
@@ -1199,9 +1230,9 @@ class Ledger:
             if charged:
                 acc = self._acct(a)
                 acc.collateral -= charged
-                self._totals.insurance_fund = _i128(
-                    self._totals.insurance_fund + charged, "insurance_fund"
-                )
+                per_market = any(isinstance(s, InsuranceFund) and s.per_market for s in stages)
+                fund = self._fund(per_market, first_market)
+                self._set_fund(per_market, first_market, _i128(fund + charged, "insurance_fund"))
             deficit = max(0, -self._equity(a))
             if deficit == 0:
                 # CONTRACT: no deficit, no waterfall: stages, haircuts and adl are empty.
@@ -1454,7 +1485,15 @@ def _fields(value: object, where: str, keys: tuple[str, ...]) -> dict[str, Any]:
     return value
 
 
-_MARKET_KEYS = ("tick_value", "mark", "imr_bps", "mmr_bps", "penalty_bps", "funding_index")
+_MARKET_KEYS = (
+    "tick_value",
+    "mark",
+    "imr_bps",
+    "mmr_bps",
+    "penalty_bps",
+    "funding_index",
+    "insurance_fund",
+)
 _ACCOUNT_KEYS = ("collateral", "session_start_equity", "session_deposits", "positions")
 _POSITION_KEYS = ("size", "basis", "funding_snapshot")
 _TOTAL_KEYS = ("insurance_fund", "fee_pool", "bad_debt", "deferred_loss", "deposits", "withdrawals")
@@ -1477,6 +1516,9 @@ def _load(cls: type[_L], document: object) -> _L:
                 mmr_bps=_int_field(mk["mmr_bps"], f"market {m} mmr_bps", 1, BPS),
                 penalty_bps=_int_field(mk["penalty_bps"], f"market {m} penalty_bps", 0, BPS),
                 funding_index=_int_field(mk["funding_index"], f"market {m} funding_index"),
+                insurance_fund=_int_field(
+                    mk["insurance_fund"], f"market {m} insurance_fund", 0, I128_MAX
+                ),
             )
         )
         if ledger._markets[-1].mmr_bps > ledger._markets[-1].imr_bps:

@@ -146,8 +146,10 @@ fn deposit_withdraw_fund() {
     assert_eq!(l.collateral_at(0).unwrap(), 6_000);
     assert_eq!(l.withdrawals(), 4_000);
     assert_eq!(l.session_deposit_at(0).unwrap(), 6_000);
-    refused(&mut l, ErrorKind::InvalidInput, |l| l.fund_insurance(0));
-    ok(&mut l, |l| l.fund_insurance(700));
+    refused(&mut l, ErrorKind::InvalidInput, |l| {
+        l.fund_insurance(0, None)
+    });
+    ok(&mut l, |l| l.fund_insurance(700, None));
     assert_eq!(l.insurance_fund(), 700);
     assert_eq!(l.deposits(), 10_700);
 }
@@ -381,10 +383,12 @@ fn set_waterfall_validates() {
         waterfall(vec![Stage::InsuranceFund {
             cap: Some(-1),
             floor: 0,
+            per_market: false,
         }]),
         waterfall(vec![Stage::InsuranceFund {
             cap: None,
             floor: -1,
+            per_market: false,
         }]),
         waterfall(vec![Stage::Socialize {
             rule: Rule::ProRata,
@@ -542,7 +546,7 @@ fn liquidation_with_penalty_and_no_deficit() {
 #[test]
 fn liquidation_deficit_through_insurance_socialize_and_bad_debt() {
     let mut l = underwater();
-    ok(&mut l, |l| l.fund_insurance(300));
+    ok(&mut l, |l| l.fund_insurance(300, None));
     // The short (1) and a later long-short pair make winners.
     ok(&mut l, |l| l.fill(fill(3, 2, 0, 100, 1)));
     ok(&mut l, |l| l.set_mark(0, 70));
@@ -613,11 +617,12 @@ fn liquidation_across_markets() {
 #[test]
 fn residual_bad_debt_and_caps() {
     let mut l = underwater();
-    ok(&mut l, |l| l.fund_insurance(1_000));
+    ok(&mut l, |l| l.fund_insurance(1_000, None));
     ok(&mut l, |l| {
         l.set_waterfall(waterfall(vec![Stage::InsuranceFund {
             cap: Some(100),
             floor: 850,
+            per_market: false,
         }]))
     });
     ok(&mut l, |l| l.set_mark(0, 70));
@@ -1011,7 +1016,7 @@ fn okex(fund: i64, timing: Timing) -> (Ledger, Event) {
     ok(&mut l, |l| l.deposit(0, 100));
     ok(&mut l, |l| l.deposit(1, 100));
     if fund > 0 {
-        ok(&mut l, |l| l.fund_insurance(fund));
+        ok(&mut l, |l| l.fund_insurance(fund, None));
     }
     ok(&mut l, |l| {
         l.set_waterfall(Waterfall {

@@ -31,7 +31,7 @@ enum Op {
     CreateMarket(i64, i64, i64, i64, i64),
     Deposit(usize, i64),
     Withdraw(usize, i64),
-    FundInsurance(i64),
+    FundInsurance(i64, Option<usize>),
     Fill(FillArgs),
     FillMany(usize, Vec<(usize, usize, i64, i64)>),
     SetMark(usize, i64),
@@ -64,8 +64,16 @@ fn price() -> impl Strategy<Value = i64> {
 
 fn stage() -> impl Strategy<Value = Stage> {
     prop_oneof![
-        (proptest::option::of(0i64..=3_000), 0i64..=500)
-            .prop_map(|(cap, floor)| Stage::InsuranceFund { cap, floor }),
+        (
+            proptest::option::of(0i64..=3_000),
+            0i64..=500,
+            proptest::bool::ANY
+        )
+            .prop_map(|(cap, floor, per_market)| Stage::InsuranceFund {
+                cap,
+                floor,
+                per_market
+            }),
         Just(Stage::FeePool),
         (
             prop_oneof![
@@ -163,7 +171,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (account(), prop_oneof![10 => 1i64..=20_000, 1 => -5i64..=0])
             .prop_map(|(a, x)| Op::Deposit(a, x)),
         2 => (account(), -5i64..=15_000).prop_map(|(a, x)| Op::Withdraw(a, x)),
-        1 => (-5i64..=3_000).prop_map(Op::FundInsurance),
+        1 => (-5i64..=3_000, proptest::option::of(0usize..3))
+            .prop_map(|(x, m)| Op::FundInsurance(x, m)),
         10 => fill,
         2 => (
             market(),
@@ -217,7 +226,7 @@ fn apply<'l>(l: &'l mut Ledger, op: &Op) -> mutualize_core::Result<&'l Event> {
         Op::CreateMarket(t, m, i, mm, p) => l.create_market(*t, *m, *i, *mm, *p),
         Op::Deposit(a, x) => l.deposit(*a, *x),
         Op::Withdraw(a, x) => l.withdraw(*a, *x),
-        Op::FundInsurance(x) => l.fund_insurance(*x),
+        Op::FundInsurance(x, m) => l.fund_insurance(*x, *m),
         Op::Fill(args) => l.fill(*args),
         Op::FillMany(m, v) => {
             let b: Vec<usize> = v.iter().map(|x| x.0).collect();

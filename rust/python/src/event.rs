@@ -85,7 +85,10 @@ pub fn to_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDic
             d.set_item("account", account)?;
             d.set_item("amount", amount)?;
         }
-        Event::FundInsurance { amount } => d.set_item("amount", amount)?,
+        Event::FundInsurance { amount, market } => {
+            d.set_item("amount", amount)?;
+            d.set_item("market", market)?;
+        }
         Event::Fill {
             args,
             buyer_realized,

@@ -255,11 +255,21 @@ impl PyLedger {
         event(py, e)
     }
 
-    /// Adds external money to the insurance fund.
-    fn fund_insurance(&self, py: Python<'_>, amount: &Bound<'_, PyAny>) -> PyResult<Py<PyEvent>> {
+    /// Adds external money to the shared insurance fund, or to `market`'s own fund.
+    #[pyo3(signature = (amount, market=None))]
+    fn fund_insurance(
+        &self,
+        py: Python<'_>,
+        amount: &Bound<'_, PyAny>,
+        market: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyEvent>> {
+        let market = market.map(|m| id(py, m, "market")).transpose()?;
+        if let Some(m) = market {
+            self.known(py, &[], &[m])?;
+        }
         let amount = self::amount(py, amount, "amount")?;
         let mut l = self.lock(py)?;
-        let e = l.fund_insurance(amount).map_err(core(py))?;
+        let e = l.fund_insurance(amount, market).map_err(core(py))?;
         event(py, e)
     }
 
@@ -604,6 +614,7 @@ impl PyLedger {
             d.set_item("mmr_bps", m.mmr_bps)?;
             d.set_item("penalty_bps", m.penalty_bps)?;
             d.set_item("funding_index", m.funding_index)?;
+            d.set_item("insurance_fund", m.insurance_fund)?;
             markets.append(d)?;
         }
         let accounts = PyList::empty(py);

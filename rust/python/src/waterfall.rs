@@ -52,6 +52,7 @@ fn stage(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Stage> {
         "insurance_fund" => Stage::InsuranceFund {
             cap: key(d, "cap")?.extract()?,
             floor: key(d, "floor")?.extract()?,
+            per_market: key(d, "per_market")?.extract()?,
         },
         "fee_pool" => Stage::FeePool,
         "adl" => Stage::Adl {
@@ -104,10 +105,15 @@ pub fn to_plain<'py>(py: Python<'py>, w: &Waterfall) -> PyResult<Bound<'py, PyDi
     for s in &w.stages {
         let d = PyDict::new(py);
         match s {
-            Stage::InsuranceFund { cap, floor } => {
+            Stage::InsuranceFund {
+                cap,
+                floor,
+                per_market,
+            } => {
                 d.set_item("kind", "insurance_fund")?;
                 d.set_item("cap", cap)?;
                 d.set_item("floor", floor)?;
+                d.set_item("per_market", per_market)?;
             }
             Stage::FeePool => d.set_item("kind", "fee_pool")?,
             Stage::Adl {

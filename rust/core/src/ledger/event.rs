@@ -91,6 +91,8 @@ pub enum Event {
     },
     FundInsurance {
         amount: i64,
+        /// `None`: the shared fund; `Some(m)`: market `m`'s own fund.
+        market: Option<usize>,
     },
     Fill {
         args: FillArgs,
@@ -190,7 +192,7 @@ impl Event {
             Event::CreateAccount { .. } => ledger.create_account(),
             Event::Deposit { account, amount } => ledger.deposit(*account, *amount),
             Event::Withdraw { account, amount } => ledger.withdraw(*account, *amount),
-            Event::FundInsurance { amount } => ledger.fund_insurance(*amount),
+            Event::FundInsurance { amount, market } => ledger.fund_insurance(*amount, *market),
             Event::Fill { args, .. } => ledger.fill(*args),
             Event::FillMany {
                 market,

@@ -36,7 +36,29 @@ struct Bankrupt {
     first_market: Option<usize>,
 }
 
+/// Whether the waterfall's insurance fund is the bankrupt market's own.
+fn per_market_fund(wf: &Waterfall) -> bool {
+    wf.stages.iter().any(|s| {
+        matches!(
+            s,
+            Stage::InsuranceFund {
+                per_market: true,
+                ..
+            }
+        )
+    })
+}
+
 impl Ledger {
+    /// The fund a liquidation uses: the bankrupt account's first market's own fund when
+    /// `per_market` (and it held a position), else the shared one.
+    fn fund_mut(&mut self, per_market: bool, bankrupt: Bankrupt) -> &mut i128 {
+        match bankrupt.first_market.filter(|_| per_market) {
+            Some(m) if m < self.markets.len() => &mut self.markets[m].insurance_fund,
+            _ => &mut self.totals.insurance_fund,
+        }
+    }
+
     /// Liquidates `account` (which must be liquidatable) against `counterparty`: closes
     /// every position at `prices[m]` or the mark, charges the penalty to the insurance
     /// fund, and sends the deficit through the waterfall; or, when the waterfall's ADL
@@ -156,8 +178,8 @@ impl Ledger {
         let charged = penalty.min(equity.max(0));
         if charged > 0 {
             self.credit(account, -charged, undo)?;
-            self.totals.insurance_fund =
-                add(self.totals.insurance_fund, charged, "insurance fund")?;
+            let fund = self.fund_mut(per_market_fund(wf), bankrupt);
+            *fund = add(*fund, charged, "insurance fund")?;
         }
         let deficit = sub(charged, equity, "deficit")?.max(0);
         let mut outcome = Outcome::default();
@@ -284,18 +306,18 @@ impl Ledger {
         let mut rest = deficit;
         for stage in stages {
             let paid = match stage {
-                Stage::InsuranceFund { cap, floor } => {
-                    let available = sub(
-                        self.totals.insurance_fund,
-                        i128::from(*floor),
-                        "insurance fund",
-                    )?
-                    .max(0);
+                Stage::InsuranceFund {
+                    cap,
+                    floor,
+                    per_market,
+                } => {
+                    let fund = self.fund_mut(*per_market, bankrupt);
+                    let available = sub(*fund, i128::from(*floor), "insurance fund")?.max(0);
                     let mut pay = rest.min(available);
                     if let Some(cap) = cap {
                         pay = pay.min(i128::from(*cap));
                     }
-                    self.totals.insurance_fund -= pay;
+                    *fund -= pay;
                     pay
                 }
                 Stage::FeePool => {

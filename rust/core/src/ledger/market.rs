@@ -21,6 +21,9 @@ pub struct Market {
     pub penalty_bps: i64,
     /// Cumulative funding, minor units per lot; rising means longs pay shorts.
     pub funding_index: i128,
+    /// This market's own insurance fund (minor units), used by a per-market
+    /// `InsuranceFund` stage; the shared fund is `Ledger::insurance_fund`.
+    pub insurance_fund: i128,
 }
 
 impl Market {
@@ -39,6 +42,7 @@ impl Market {
             mmr_bps,
             penalty_bps,
             funding_index: 0,
+            insurance_fund: 0,
         };
         m.validate()?;
         Ok(m)

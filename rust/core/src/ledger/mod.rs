@@ -270,15 +270,27 @@ impl Ledger {
         Ok(self.record(Event::Withdraw { account, amount }))
     }
 
-    /// Adds `amount` (> 0) to the insurance fund (external money).
-    pub fn fund_insurance(&mut self, amount: i64) -> Result<&Event> {
+    /// Adds `amount` (> 0) of external money to the shared insurance fund, or with
+    /// `market` to that market's own fund.
+    pub fn fund_insurance(&mut self, amount: i64, market: Option<usize>) -> Result<&Event> {
+        if let Some(m) = market {
+            self.market_ref(m)?;
+        }
         positive(amount, "insurance funding amount")?;
         let a = i128::from(amount);
-        let f = add(self.totals.insurance_fund, a, "insurance fund")?;
         let d = add(self.totals.deposits, a, "total deposits")?;
-        self.totals.insurance_fund = f;
+        match market {
+            Some(m) => {
+                if let Some(mk) = self.markets.get_mut(m) {
+                    mk.insurance_fund = add(mk.insurance_fund, a, "insurance fund")?;
+                }
+            }
+            None => {
+                self.totals.insurance_fund = add(self.totals.insurance_fund, a, "insurance fund")?;
+            }
+        }
         self.totals.deposits = d;
-        Ok(self.record(Event::FundInsurance { amount }))
+        Ok(self.record(Event::FundInsurance { amount, market }))
     }
 
     /// A trade of `size` lots at `price` between buyer and seller. O(markets) with the
@@ -661,6 +673,9 @@ impl Ledger {
         }
         let t = &self.totals;
         total += I256::from(t.insurance_fund) + I256::from(t.fee_pool);
+        for mk in &self.markets {
+            total += I256::from(mk.insurance_fund);
+        }
         total -= I256::from(t.bad_debt) + I256::from(t.deferred_loss);
         let external = I256::from(t.deposits) - I256::from(t.withdrawals);
         if total != external {
@@ -680,6 +695,14 @@ impl Ledger {
             if long != short {
                 return Err(Error::Invariant(format!(
                     "open interest of market {m}: longs {long} != shorts {short}"
+                )));
+            }
+        }
+        for (m, mk) in self.markets.iter().enumerate() {
+            if mk.insurance_fund < 0 {
+                return Err(Error::Invariant(format!(
+                    "insurance fund of market {m} is negative: {}",
+                    mk.insurance_fund
                 )));
             }
         }

@@ -12,7 +12,7 @@ use crate::allocate::{Rounding, Rule};
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"MUTLEDGR";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8;
 const TRAILER: usize = 8;
 
@@ -202,7 +202,8 @@ wire_struct!(Market {
     imr_bps: i64,
     mmr_bps: i64,
     penalty_bps: i64,
-    funding_index: i128
+    funding_index: i128,
+    insurance_fund: i128
 });
 wire_struct!(Position {
     size: i64,
@@ -321,10 +322,15 @@ impl Wire for Stage {
     const MIN: usize = 1;
     fn put(&self, w: &mut Vec<u8>) {
         match self {
-            Stage::InsuranceFund { cap, floor } => {
+            Stage::InsuranceFund {
+                cap,
+                floor,
+                per_market,
+            } => {
                 0u8.put(w);
                 cap.put(w);
                 floor.put(w);
+                per_market.put(w);
             }
             Stage::FeePool => 1u8.put(w),
             Stage::Adl {
@@ -360,6 +366,7 @@ impl Wire for Stage {
             0 => Stage::InsuranceFund {
                 cap: Wire::get(r)?,
                 floor: Wire::get(r)?,
+                per_market: Wire::get(r)?,
             },
             1 => Stage::FeePool,
             2 => Stage::Adl {
@@ -433,9 +440,10 @@ impl Wire for Event {
                 account.put(w);
                 amount.put(w);
             }
-            Event::FundInsurance { amount } => {
+            Event::FundInsurance { amount, market } => {
                 4u8.put(w);
                 amount.put(w);
+                market.put(w);
             }
             Event::Fill {
                 args,
@@ -551,6 +559,7 @@ impl Wire for Event {
             },
             4 => Event::FundInsurance {
                 amount: Wire::get(r)?,
+                market: Wire::get(r)?,
             },
             5 => Event::Fill {
                 args: Wire::get(r)?,

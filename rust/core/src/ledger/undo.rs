@@ -18,6 +18,8 @@ enum Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Undo {
     totals: Totals,
+    /// Every market's own insurance fund (a handful of numbers).
+    market_funds: Vec<i128>,
     log: Vec<Entry>,
 }
 
@@ -25,6 +27,7 @@ impl Ledger {
     pub(crate) fn begin(&self) -> Undo {
         Undo {
             totals: self.totals,
+            market_funds: self.markets.iter().map(|m| m.insurance_fund).collect(),
             log: Vec::new(),
         }
     }
@@ -52,6 +55,9 @@ impl Ledger {
             }
         }
         self.totals = undo.totals;
+        for (mk, fund) in self.markets.iter_mut().zip(undo.market_funds) {
+            mk.insurance_fund = fund;
+        }
     }
 
     /// `collateral[a] = value`, recording the old value.

@@ -65,7 +65,12 @@ pub enum StagePrice {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
     /// Pays `min(D, max(0, insurance_fund - floor), cap)` (minor units).
-    InsuranceFund { cap: Option<i64>, floor: i64 },
+    /// With `per_market`, the bankrupt market's own fund pays (and receives the penalty).
+    InsuranceFund {
+        cap: Option<i64>,
+        floor: i64,
+        per_market: bool,
+    },
     /// Pays `min(D, fee_pool)`.
     FeePool,
     /// Deleverages the bankrupt account against ranked opposite positions.
@@ -123,6 +128,7 @@ impl Stage {
         Stage::InsuranceFund {
             cap: None,
             floor: 0,
+            per_market: false,
         }
     }
 
@@ -158,7 +164,7 @@ impl Stage {
 
     fn validate(&self) -> Result<()> {
         match self {
-            Stage::InsuranceFund { cap, floor } => {
+            Stage::InsuranceFund { cap, floor, .. } => {
                 if let Some(cap) = cap {
                     if *cap < 0 {
                         return invalid(format!("insurance_fund cap must be >= 0, got {cap}"));
