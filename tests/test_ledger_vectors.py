@@ -445,6 +445,8 @@ def test_w5_chitra_five_positions(make: Maker) -> None:
     assert f"{float(rate):.4f}" == "0.0913"
     for i in (a, c, e):  # one rate for everyone, to the unit
         assert abs(Fraction(cuts[i], unit) - ours[i] * rate) < Fraction(2, unit)
+    for i in (a, c, e):  # one rate for everyone, to the unit
+        assert abs(Fraction(cuts[i], unit) - ours[i] * rate) < Fraction(2, unit)
     ledger.check()
 
 

@@ -1208,78 +1208,7 @@ def test_w4_refused_when_counterparty_goes_below_zero() -> None:
     assert event["fills"] == [[2, -500, 54_999], [3, -500, 54_999]]
 
 
-def test_w5_chitra_five_positions() -> None:
-    """W5 (Chitra 2025, section 2) with a minor unit of 1e-12.
-
-    Two things the ledger needs that the paper does not have: open interest must
-    balance (the paper has 3 long and 5 short), so a sixth account F holds the missing 2
-    lots long, with collateral chosen to end at equity exactly 0 (it then has no claim
-    and changes nobody's figures); and funding is an integer index per lot, so the
-    paper's funding ``gamma_t * p_t * q`` becomes index steps ``-gamma_t * p_t``, the
-    first (7/15 per lot) rounded to the nearest 1e-12. Collateral like 2/3 is rounded
-    to 1e-12 too. Printed table: equity at t = 2 of (1.2613, -0.0720, 5.6214, -0.6334,
-    0.8397); the paper's C evidently rounds intermediates (2.6667 + 1.8667): the exact
-    value is 5.62133..., 5.6213 at four places; every other entry matches exactly.
-    """
-    unit = 10**12
-    ledger = Checked()
-    # ticks of 0.1: prices 1, 1.4, 1.3 are 10, 14, 13; tick_value 0.1 / 1e-12
-    ledger.create_market(tick_value=10**11, mark=10, imr_bps=1000, mmr_bps=1000)
-    names = ["A", "B", "C", "D", "E", "F"]
-    for _ in names:
-        ledger.create_account()
-    a, b, c, d, e, f = range(6)
-    collateral = {
-        a: Fraction(2),
-        b: Fraction(2, 3),
-        c: Fraction(8, 3),
-        d: Fraction(2, 19),
-        e: Fraction(10, 99),
-    }
-    for account, amount in collateral.items():
-        ledger.deposit(account, round(amount * unit))
-    ledger.deposit(f, 1_477_333_333_334)
-    for buyer, seller in ((a, c), (b, c), (d, c), (f, c), (f, e)):
-        ledger.fill(buyer, seller, 0, 10, 1)
-    gamma = [Fraction(3, 5) - Fraction(14, 15), Fraction(3, 5) - Fraction(13, 10) / Fraction(5, 4)]
-    assert gamma == [Fraction(-1, 3), Fraction(-44, 100)]
-    prices = [Fraction(14, 10), Fraction(13, 10)]
-    for mark, g, p in zip((14, 13), gamma, prices, strict=True):
-        ledger.set_mark(0, mark)
-        ledger.apply_funding(0, round(-g * p * unit))
-    side = {a: 1, b: 1, c: -4, d: 1, e: -1}
-    exact = {
-        i: collateral[i]
-        + side[i] * Fraction(3, 10)
-        + sum(g * p * side[i] for g, p in zip(gamma, prices, strict=True))
-        for i in side
-    }
-    ours = {i: Fraction(ledger.equity(i), unit) for i in side}
-    for i in side:
-        assert abs(ours[i] - exact[i]) < Fraction(1, 10**10)
-    printed = {a: "1.2613", b: "-0.0720", c: "5.6214", d: "-0.6334", e: "0.8397"}
-    for i, text in printed.items():
-        assert abs(ours[i] - Fraction(Decimal(text))) <= Fraction(1, 10**4)
-        shown = f"{Decimal(ours[i].numerator) / Decimal(ours[i].denominator):.4f}"
-        assert shown == (text if i != c else "5.6213")
-    assert ledger.equity(f) == 0
-    deficit = -(ours[b] + ours[d])
-    winners = ours[a] + ours[c] + ours[e]
-    assert f"{float(deficit):.3f}" == "0.705"
-    assert f"{float(winners):.2f}" == "7.72"
-    assert ledger.liquidatable() == [b, d, f]
-    # the equity-space pro-rata haircut, through the ledger
-    ledger.set_waterfall(Waterfall(stages=[InsuranceFund(), Socialize(base="equity")]))
-    cuts: dict[int, int] = {}
-    for bankrupt in (b, d):
-        for account, cut in ledger.liquidate(bankrupt, f)["haircuts"]:
-            cuts[account] = cuts.get(account, 0) + cut
-    assert set(cuts) == {a, c, e}
-    assert sum(cuts.values()) == round(deficit * unit)
-    rate = Fraction(sum(cuts.values()), unit) / winners
-    assert f"{float(rate):.4f}" == "0.0913"
-    for i in (a, c, e):  # one rate for everyone, to the unit
-        assert abs(Fraction(cuts[i], unit) - ours[i] * rate) < Fraction(2, unit)
+# W5 (Chitra 2025) runs on both ledgers in tests/test_ledger_vectors.py.
 
 
 # =========================================================================== persistence

@@ -17,7 +17,7 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -153,8 +153,3 @@ class JournalWriter:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def iter_events(path: str | os.PathLike[str]) -> Iterator[Event]:
-    """Iterate over the events of a journal (reads the whole file, checks it first)."""
-    yield from read_journal(path)
