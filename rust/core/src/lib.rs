@@ -7,6 +7,7 @@ pub mod allocate;
 pub mod amount;
 pub mod error;
 pub mod ledger;
+pub mod sim;
 
 pub use allocate::{
     allocate, allocate_into, allocate_many, BatchSummary, Options, Rate, Rounding, Rule, Summary,

@@ -46,6 +46,33 @@ impl<'a> RankSpec<'a> {
     }
 }
 
+/// ADL queues ranked once and then consumed in order, per market and side: a backtest's
+/// step ranks each queue at its first use in the step (BitMEX refreshes its queue
+/// periodically, not per fill), so a cascade of B bankruptcies over W winners costs
+/// O(W log W + B) instead of O(B x W).
+#[derive(Debug, Default, Clone)]
+pub struct AdlQueues {
+    /// `(market, bankrupt side is long)` -> (ranked counterparties, first not yet flat).
+    queues: Vec<((usize, bool), Vec<usize>, usize)>,
+}
+
+impl AdlQueues {
+    /// Empty queues (ranked again at their first use).
+    pub fn new() -> AdlQueues {
+        AdlQueues::default()
+    }
+
+    /// Forgets every queue.
+    pub fn clear(&mut self) {
+        self.queues.clear();
+    }
+
+    /// Forgets one queue, so its next use ranks afresh.
+    pub(crate) fn forget(&mut self, market: usize, long: bool) {
+        self.queues.retain(|(k, _, _)| *k != (market, long));
+    }
+}
+
 /// Who takes the other side, in order.
 pub(crate) enum Order<'a> {
     Given(&'a [usize]),
@@ -262,6 +289,36 @@ impl Ledger {
             });
         }
         Ok(Queue::Heap(BinaryHeap::from(candidates)))
+    }
+
+    /// The rest of the queue for `account`'s position in `market` (ranked now if the queue
+    /// is new), past the counterparties already flat.
+    pub(crate) fn queued<'q>(
+        &self,
+        queues: &'q mut AdlQueues,
+        account: usize,
+        market: usize,
+        spec: &RankSpec<'_>,
+    ) -> Result<&'q [usize]> {
+        let key = (market, self.pos(account, market)?.size > 0);
+        let at = match queues.queues.iter().position(|(k, _, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                let list: Vec<usize> = self.rank(account, market, spec)?.collect();
+                queues.queues.push((key, list, 0));
+                queues.queues.len() - 1
+            }
+        };
+        let Some((_, list, cursor)) = queues.queues.get_mut(at) else {
+            return Err(Error::Invariant("ADL queue out of range".to_owned()));
+        };
+        while let Some(&c) = list.get(*cursor) {
+            if self.pos(c, market)?.size != 0 {
+                break;
+            }
+            *cursor += 1;
+        }
+        Ok(list.get(*cursor..).unwrap_or(&[]))
     }
 
     /// The ranked counterparties of `account` in `market`, best first (all of them).

@@ -9,7 +9,7 @@ use super::adl::{Order, RankSpec};
 use super::num::{add, bps_ceil, narrow, overflow64, sub};
 use super::undo::Undo;
 use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
-use super::{cap64, claim64, AdlFill, AdlPrice, Close, Event, Ledger};
+use super::{cap64, claim64, AdlFill, AdlPrice, AdlQueues, Close, Event, Ledger};
 use crate::allocate::{allocate, Options};
 use crate::error::{Error, Result};
 use ethnum::I256;
@@ -30,10 +30,10 @@ enum Flow {
 
 /// The part of the ledger a socialization needs to know about the bankruptcy.
 #[derive(Clone, Copy)]
-struct Bankrupt {
-    account: usize,
+pub(super) struct Bankrupt {
+    pub(super) account: usize,
     /// The first market where the account held a position when the liquidation started.
-    first_market: Option<usize>,
+    pub(super) first_market: Option<usize>,
 }
 
 /// Whether the waterfall's insurance fund is the bankrupt market's own.
@@ -70,6 +70,30 @@ impl Ledger {
         counterparty: usize,
         prices: Option<&[(usize, i64)]>,
     ) -> Result<&Event> {
+        self.liquidate_in(account, counterparty, prices, None)
+    }
+
+    /// `liquidate`, with an ADL path that takes counterparties from `queues` (ranked at
+    /// their first use, then consumed in order) instead of ranking afresh. The event is
+    /// the same `liquidate` event; replaying it ranks afresh, so a journal written this
+    /// way replays only while the queue's order is the fresh ranking's.
+    pub fn liquidate_queued(
+        &mut self,
+        account: usize,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+        queues: &mut AdlQueues,
+    ) -> Result<&Event> {
+        self.liquidate_in(account, counterparty, prices, Some(queues))
+    }
+
+    fn liquidate_in(
+        &mut self,
+        account: usize,
+        counterparty: usize,
+        prices: Option<&[(usize, i64)]>,
+        queues: Option<&mut AdlQueues>,
+    ) -> Result<&Event> {
         self.check_account(account)?;
         self.check_account(counterparty)?;
         if account == counterparty {
@@ -105,7 +129,7 @@ impl Ledger {
         };
         // Taken, not borrowed, since the stages mutate the ledger; always put back.
         let waterfall = std::mem::take(&mut self.waterfall);
-        let result = self.liquidate_with(&waterfall, bankrupt, counterparty, prices);
+        let result = self.liquidate_with(&waterfall, bankrupt, counterparty, prices, queues);
         self.waterfall = waterfall;
         let event = result?;
         Ok(self.record(event))
@@ -117,6 +141,7 @@ impl Ledger {
         bankrupt: Bankrupt,
         counterparty: usize,
         prices: Option<&[(usize, i64)]>,
+        queues: Option<&mut AdlQueues>,
     ) -> Result<Event> {
         let mut undo = self.begin();
         match self.liquidate_direct(wf, bankrupt, counterparty, prices, &mut undo) {
@@ -128,7 +153,7 @@ impl Ledger {
             }
         }
         let mut undo = self.begin();
-        let result = self.liquidate_by_adl(wf, bankrupt, counterparty, prices, &mut undo);
+        let result = self.liquidate_by_adl(wf, bankrupt, counterparty, prices, queues, &mut undo);
         if result.is_err() {
             self.rollback(undo);
         }
@@ -211,6 +236,7 @@ impl Ledger {
         bankrupt: Bankrupt,
         counterparty: usize,
         prices: Option<&[(usize, i64)]>,
+        mut queues: Option<&mut AdlQueues>,
         undo: &mut Undo,
     ) -> Result<Event> {
         let account = bankrupt.account;
@@ -248,7 +274,29 @@ impl Ledger {
                     StagePrice::Mark => AdlPrice::Mark,
                 },
             )?;
-            let fills = self.deleverage_in(account, m, Order::Ranked(spec), price, undo)?;
+            let fills = match queues.as_deref_mut() {
+                Some(q) => {
+                    let long = self.pos(account, m)?.size > 0;
+                    let list = self.queued(q, account, m, &spec)?;
+                    let mut fills =
+                        self.deleverage_in(account, m, Order::Given(list), price, undo)?;
+                    if self.pos(account, m)?.size != 0 {
+                        // The queue ran dry: positions opened since it was ranked (the
+                        // backstop's, say) are not in it. Rank afresh once.
+                        q.forget(m, long);
+                        let list = self.queued(q, account, m, &spec)?;
+                        fills.extend(self.deleverage_in(
+                            account,
+                            m,
+                            Order::Given(list),
+                            price,
+                            undo,
+                        )?);
+                    }
+                    fills
+                }
+                None => self.deleverage_in(account, m, Order::Ranked(spec), price, undo)?,
+            };
             adl.extend(fills.into_iter().map(|f| (m, f)));
         }
         let left = sub(0, self.equity(account)?, "deficit")?.max(0);
@@ -331,7 +379,7 @@ impl Ledger {
                     }
                     0
                 }
-                Stage::Socialize { .. } if wf.timing == Timing::Deferred => {
+                Stage::Socialize { .. } if wf.timing != Timing::Immediate => {
                     self.totals.deferred_loss =
                         add(self.totals.deferred_loss, rest, "deferred loss")?;
                     rest
@@ -400,7 +448,7 @@ impl Ledger {
     /// One pass over the accounts building the base's claims (and caps, for the capped
     /// bases), as the kernel's `i64`. Written straight into the kernel's columns: no
     /// intermediate `i128` column (at a million accounts, fresh memory is the cost).
-    fn claims(
+    pub(super) fn claims(
         &self,
         base: Base,
         weights: Option<&[i64]>,

@@ -43,6 +43,11 @@ pub(crate) fn requirement(p: &Position, mk: &Market, rate: Rate) -> Result<i128>
     )
 }
 
+/// The maintenance requirement of one position at the market's mark (minor units).
+pub fn maintenance_of(p: &Position, mk: &Market) -> Result<i128> {
+    requirement(p, mk, Rate::Maintenance)
+}
+
 /// `upnl + unpaid_funding` of one position.
 #[inline]
 pub(crate) fn value(p: &Position, mk: &Market) -> Result<I256> {

@@ -46,7 +46,9 @@ mod snapshot;
 mod undo;
 mod waterfall;
 
+pub use adl::AdlQueues;
 pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs};
+pub use margin::maintenance_of;
 pub use market::{Market, BPS};
 pub use position::Position;
 pub use snapshot::checksum;
@@ -79,6 +81,8 @@ pub(crate) struct Scratch {
     /// Per account: the generation in which `fill_many` last saved it.
     pub seen: Vec<u32>,
     pub generation: u32,
+    /// Keep only the last event (a backtest's ledger, whose journal nobody reads).
+    pub forget_journal: bool,
 }
 
 impl PartialEq for Scratch {
@@ -146,6 +150,9 @@ impl Ledger {
     }
 
     pub(crate) fn record(&mut self, event: Event) -> &Event {
+        if self.scratch.forget_journal {
+            self.journal.clear();
+        }
         self.journal.push(event);
         // Just pushed: `last` is Some; the fallback only satisfies the no-panic rule.
         self.journal.last().unwrap_or(&NO_EVENT)
@@ -204,9 +211,11 @@ impl Ledger {
         for (mk, column) in self.markets.iter().zip(&mut self.positions) {
             column.resize(total, Position::flat(mk.funding_index));
         }
-        self.journal.reserve(n);
-        for account in first..total {
-            self.journal.push(Event::CreateAccount { account });
+        if !self.scratch.forget_journal {
+            self.journal.reserve(n);
+            for account in first..total {
+                self.journal.push(Event::CreateAccount { account });
+            }
         }
         Ok(first)
     }
@@ -540,6 +549,19 @@ impl Ledger {
             m.funding_index = index;
         }
         Ok(self.record(Event::ApplyFunding { market, delta }))
+    }
+
+    /// Whether the journal keeps every event (the default) or only the last one. A
+    /// backtest over millions of operations turns it off; the state is the same either
+    /// way, but `journal`, `replay` and snapshots then hold only the last event.
+    pub fn keep_journal(&mut self, keep: bool) {
+        self.scratch.forget_journal = !keep;
+        if !keep {
+            let last = self.journal.pop();
+            self.journal.clear();
+            self.journal.shrink_to_fit();
+            self.journal.extend(last);
+        }
     }
 
     /// Replaces the waterfall configuration.

@@ -257,7 +257,12 @@ macro_rules! wire_tag {
         }
     };
 }
-wire_tag!(Timing, Timing::Immediate = 0, Timing::Deferred = 1);
+wire_tag!(
+    Timing,
+    Timing::Immediate = 0,
+    Timing::Deferred = 1,
+    Timing::Batched = 2
+);
 wire_tag!(
     Base,
     Base::SessionProfit = 0,

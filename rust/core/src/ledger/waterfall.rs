@@ -17,6 +17,9 @@ pub enum Timing {
     Immediate,
     /// Accrued in `deferred_loss` and clawed back from session profits at settlement.
     Deferred,
+    /// Accrued in `deferred_loss` and allocated at settlement over the socialize stage's
+    /// own base, in one allocation: a backtest's "per step" socialization.
+    Batched,
 }
 
 /// What a socialize stage haircuts.
@@ -273,6 +276,18 @@ impl Waterfall {
             }
             seen.push(kind);
             stage.validate()?;
+            if let Stage::Socialize {
+                base: Base::OpenInterest,
+                ..
+            } = stage
+            {
+                if self.timing == Timing::Batched {
+                    // A batch mixes bankruptcies of several markets: no market to share by.
+                    return invalid(
+                        "batched timing cannot socialize over base 'open_interest'".to_owned(),
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -332,7 +347,7 @@ macro_rules! names {
     };
 }
 
-names!(Timing, "timing", Immediate => "immediate", Deferred => "deferred");
+names!(Timing, "timing", Immediate => "immediate", Deferred => "deferred", Batched => "batched");
 names!(Base, "base",
     SessionProfit => "session_profit",
     UnrealizedPnl => "unrealized_pnl",

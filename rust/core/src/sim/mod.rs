@@ -1,0 +1,595 @@
+//! The backtest engine (docs/backtests.md): drives a [`Ledger`] through a price path.
+//!
+//! Account 0 is the house: the counterparty of every opening fill and the liquidation
+//! backstop (it buys a liquidated long below the mark by the slippage, sells a short
+//! above it). Population account `i` is ledger account `i + 1` and trades one market.
+//!
+//! Each step: funding (re-keys the market's index), the marks, then rounds of
+//! liquidations until no account is liquidatable: a round takes every account the
+//! index (or, with [`Scan::Every`], a scan of all accounts: the naive loop) finds
+//! liquidatable and liquidates them in ascending id order, re-keying every account an
+//! event touched. With [`Granularity::Step`] the socialize stage's deficits of the step
+//! are pooled (the waterfall's `batched` timing) and allocated once at its end, which
+//! may start more rounds. Deferred (clawback) waterfalls settle every `session_steps`
+//! and after the last step.
+
+mod index;
+
+pub use index::MAX_PRICE;
+
+use crate::error::{Error, Result};
+use crate::ledger::{AdlQueues, Event, Ledger, Stage, StageKind, Timing, Waterfall};
+use index::Index;
+
+/// One market's contract terms.
+#[derive(Debug, Clone, Copy)]
+pub struct MarketTerms {
+    /// Minor units per lot per tick.
+    pub tick_value: i64,
+    pub imr_bps: i64,
+    pub mmr_bps: i64,
+    pub penalty_bps: i64,
+}
+
+/// The accounts, one entry each (parallel slices).
+#[derive(Debug, Clone, Copy)]
+pub struct Population<'a> {
+    /// Deposit, minor units (> 0).
+    pub collateral: &'a [i64],
+    /// The market each account trades.
+    pub market: &'a [usize],
+    /// Signed position, lots (non-zero).
+    pub size: &'a [i64],
+    /// Entry price, ticks (> 0).
+    pub entry: &'a [i64],
+}
+
+/// How the socialize stage's deficits are allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// One allocation per step over the step's pooled deficits (pro-rata haircuts
+    /// compose, so this equals haircutting each in turn up to rounding).
+    Step,
+    /// One allocation per bankruptcy, as the ledger's immediate timing.
+    Bankruptcy,
+}
+
+/// How liquidatable accounts are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// The liquidation-price index: work proportional to the accounts a move crosses.
+    Index,
+    /// Every account checked every round: the naive loop, for tests and comparisons.
+    Every,
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Spec<'a> {
+    pub markets: &'a [MarketTerms],
+    pub population: Population<'a>,
+    /// Marks, `steps x markets`, row-major, ticks.
+    pub prices: &'a [i64],
+    /// Funding-index increases before each step's marks, `steps x markets`, minor units
+    /// per lot (positive: longs pay).
+    pub funding: &'a [i64],
+    pub insurance_fund: i64,
+    pub house_collateral: i64,
+    pub slippage_bps: i64,
+    pub impact_bps: i64,
+    pub depth_lots: i64,
+    /// Settle deferred (clawback) waterfalls every this many steps (0: only at the end).
+    pub session_steps: usize,
+    pub waterfall: Waterfall,
+    pub granularity: Granularity,
+    pub scan: Scan,
+    /// Keep the ledger's whole journal (tests); otherwise only its last event.
+    pub keep_journal: bool,
+}
+
+/// One row per step, values after the step (minor units unless named otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Series {
+    pub insurance_fund: Vec<i64>,
+    pub bad_debt: Vec<i64>,
+    pub deferred_loss: Vec<i64>,
+    pub deficit: Vec<i64>,
+    pub paid_insurance: Vec<i64>,
+    pub paid_socialized: Vec<i64>,
+    pub paid_adl: Vec<i64>,
+    pub paid_bad_debt: Vec<i64>,
+    pub haircuts: Vec<i64>,
+    pub haircut_accounts: Vec<i64>,
+    pub liquidations: Vec<i64>,
+    pub bankruptcies: Vec<i64>,
+    pub adl_fills: Vec<i64>,
+    /// Lots.
+    pub adl_lots: Vec<i64>,
+    /// Long lots over every market.
+    pub open_interest: Vec<i64>,
+}
+
+/// Per population account.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    pub equity: Vec<i64>,
+    pub haircut: Vec<i64>,
+    /// Lots closed against this account by ADL.
+    pub adl_lots: Vec<i64>,
+    /// What those closes cost against closing at the mark.
+    pub adl_loss: Vec<i64>,
+    /// -1 if never liquidated.
+    pub liquidated_step: Vec<i64>,
+    pub deficit: Vec<i64>,
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub series: Series,
+    pub accounts: Outcomes,
+    pub ledger: Ledger,
+}
+
+/// The house's ledger id.
+pub const HOUSE: usize = 0;
+
+fn invalid<T>(msg: String) -> Result<T> {
+    Err(Error::InvalidArgument(msg))
+}
+
+fn to64(v: i128, what: &'static str) -> Result<i64> {
+    i64::try_from(v).map_err(|_| Error::Overflow(what))
+}
+
+/// Runs the backtest. `tick(step)` is called after every step; an error from it stops
+/// the run (the binding's Ctrl-C and progress bar).
+pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result<Run> {
+    let (steps, n) = validate(spec)?;
+    let markets = spec.markets.len();
+    let mut ledger = Ledger::new();
+    ledger.keep_journal(spec.keep_journal);
+    for (m, t) in spec.markets.iter().enumerate() {
+        ledger.create_market(
+            t.tick_value,
+            spec.prices[m],
+            t.imr_bps,
+            t.mmr_bps,
+            t.penalty_bps,
+        )?;
+    }
+    ledger.create_accounts(n + 1)?;
+    ledger.deposit(HOUSE, spec.house_collateral)?;
+    let pop = spec.population;
+    for (i, &c) in pop.collateral.iter().enumerate() {
+        ledger.deposit(i + 1, c)?;
+    }
+    for m in 0..markets {
+        let (mut buyers, mut sellers, mut px, mut lots) = (vec![], vec![], vec![], vec![]);
+        for i in (0..n).filter(|&i| pop.market[i] == m) {
+            let (b, s) = if pop.size[i] > 0 {
+                (i + 1, HOUSE)
+            } else {
+                (HOUSE, i + 1)
+            };
+            buyers.push(b);
+            sellers.push(s);
+            px.push(pop.entry[i]);
+            lots.push(
+                pop.size[i]
+                    .checked_abs()
+                    .ok_or(Error::Overflow("position size"))?,
+            );
+        }
+        if !buyers.is_empty() {
+            ledger.fill_many(m, &buyers, &sellers, &px, &lots)?;
+        }
+    }
+    if spec.insurance_fund > 0 {
+        ledger.fund_insurance(spec.insurance_fund, None)?;
+    }
+    let waterfall = effective_waterfall(&spec.waterfall, spec.granularity);
+    let batched = waterfall.timing == Timing::Batched;
+    let deferred = waterfall.timing == Timing::Deferred;
+    ledger.set_waterfall(waterfall)?;
+
+    let ids: Vec<usize> = (1..=n).collect();
+    let mut index = match spec.scan {
+        Scan::Index => Some(Index::build(&ledger, &ids, pop.market)?),
+        Scan::Every => None,
+    };
+    let mut engine = Engine {
+        ledger,
+        series: Series::default(),
+        accounts: Outcomes {
+            equity: vec![0; n],
+            haircut: vec![0; n],
+            adl_lots: vec![0; n],
+            adl_loss: vec![0; n],
+            liquidated_step: vec![-1; n],
+            deficit: vec![0; n],
+        },
+        row: Row::default(),
+        open_interest: 0,
+        step_lots: vec![0; markets],
+        queues: AdlQueues::new(),
+        spec,
+    };
+    engine.open_interest = engine.count_open_interest()?;
+    let mut found = Vec::new();
+    // Liquidated but still open (ADL found no one to close against): skipped for the
+    // rest of the step, so a round cannot find them again and again.
+    let mut stuck: Vec<usize> = Vec::new();
+    let mut is_stuck = vec![false; n + 1];
+    for t in 0..steps {
+        let row = t * markets;
+        let (marks, funding) = match (
+            spec.prices.get(row..row + markets),
+            spec.funding.get(row..row + markets),
+        ) {
+            (Some(p), Some(f)) => (p, f),
+            _ => return Err(Error::Invariant("price row out of range".to_owned())),
+        };
+        for (m, &delta) in funding.iter().enumerate() {
+            if delta != 0 {
+                engine.ledger.apply_funding(m, delta)?;
+                if let Some(ix) = index.as_mut() {
+                    ix.rebuild(&engine.ledger, m)?;
+                }
+            }
+        }
+        engine.ledger.set_marks(marks)?;
+        engine.queues.clear();
+        // Accounts no counterparty could close last step are indexed again.
+        for a in std::mem::take(&mut stuck) {
+            if let Some(ix) = index.as_mut() {
+                ix.update(&engine.ledger, a)?;
+            }
+            if let Some(s) = is_stuck.get_mut(a) {
+                *s = false;
+            }
+        }
+        engine.step_lots.iter_mut().for_each(|l| *l = 0);
+        engine.row = Row::default();
+        let boundary = deferred
+            && ((spec.session_steps > 0 && (t + 1).is_multiple_of(spec.session_steps))
+                || t + 1 == steps);
+        let mut settled = false;
+        let mut rounds = 0usize;
+        loop {
+            loop {
+                // Each round liquidates at least one account or re-keys one whose key
+                // was stale; more rounds than accounts means a key disagrees with the
+                // ledger: stop with an error rather than loop.
+                rounds += 1;
+                if rounds > 2 * n + 16 {
+                    return Err(Error::Invariant(format!(
+                        "step {t}: liquidation rounds do not end (accounts {:?})",
+                        found.get(..found.len().min(8))
+                    )));
+                }
+                found.clear();
+                match index.as_mut() {
+                    Some(ix) => ix.triggered(marks, &mut found),
+                    None => {
+                        for &a in &ids {
+                            if engine.ledger.is_liquidatable(a)? {
+                                found.push(a);
+                            }
+                        }
+                    }
+                }
+                if found.is_empty() {
+                    break;
+                }
+                found.sort_unstable();
+                found.dedup();
+                found.retain(|&a| !is_stuck.get(a).copied().unwrap_or(false));
+                for &a in &found {
+                    let touched = engine.liquidate(a, t)?;
+                    if engine.ledger.is_liquidatable(a)? {
+                        stuck.push(a);
+                        if let Some(s) = is_stuck.get_mut(a) {
+                            *s = true;
+                        }
+                    }
+                    if let Some(ix) = index.as_mut() {
+                        ix.update(&engine.ledger, a)?;
+                        for &c in &touched {
+                            ix.update(&engine.ledger, c)?;
+                        }
+                    }
+                }
+            }
+            // A session boundary settles once (a new session starts even without a loss);
+            // a pooled step settles while its rounds leave a loss to share.
+            let settle = (batched && engine.ledger.deferred_loss() > 0) || (boundary && !settled);
+            if !settle {
+                break;
+            }
+            settled = true;
+            let touched = engine.settle()?;
+            let Some(ix) = index.as_mut() else { continue };
+            for &c in &touched {
+                ix.update(&engine.ledger, c)?;
+            }
+        }
+        engine.push_row()?;
+        tick(t)?;
+    }
+    let ledger = engine.ledger;
+    for (i, e) in engine.accounts.equity.iter_mut().enumerate() {
+        *e = to64(ledger.equity(i + 1)?, "final equity")?;
+    }
+    Ok(Run {
+        series: engine.series,
+        accounts: engine.accounts,
+        ledger,
+    })
+}
+
+/// The waterfall the ledger runs: per-step granularity pools immediate socialization
+/// (`batched`), except over `open_interest`, which shares each deficit in its own market.
+fn effective_waterfall(wf: &Waterfall, granularity: Granularity) -> Waterfall {
+    let mut out = wf.clone();
+    let pooled = matches!(
+        wf.socialize(),
+        Some(Stage::Socialize { base, .. }) if *base != crate::ledger::Base::OpenInterest
+    );
+    if granularity == Granularity::Step && wf.timing == Timing::Immediate && pooled {
+        out.timing = Timing::Batched;
+    }
+    out
+}
+
+fn validate(spec: &Spec<'_>) -> Result<(usize, usize)> {
+    let markets = spec.markets.len();
+    if markets == 0 {
+        return invalid("a backtest needs at least one market".to_owned());
+    }
+    let pop = spec.population;
+    let n = pop.collateral.len();
+    for (what, len) in [
+        ("market", pop.market.len()),
+        ("size", pop.size.len()),
+        ("entry", pop.entry.len()),
+    ] {
+        if len != n {
+            return invalid(format!("{what} has {len} entries for {n} accounts"));
+        }
+    }
+    if spec.prices.is_empty() || !spec.prices.len().is_multiple_of(markets) {
+        return invalid(format!(
+            "prices must hold steps x {markets} marks, got {} values",
+            spec.prices.len()
+        ));
+    }
+    if spec.funding.len() != spec.prices.len() {
+        return invalid("funding must have the shape of prices".to_owned());
+    }
+    if let Some(&p) = spec.prices.iter().find(|&&p| p <= 0 || p > MAX_PRICE) {
+        return invalid(format!("marks must be in 1..={MAX_PRICE} ticks, got {p}"));
+    }
+    for i in 0..n {
+        if pop.collateral[i] <= 0 || pop.size[i] == 0 || pop.entry[i] <= 0 {
+            return invalid(format!(
+                "account {i}: collateral and entry must be > 0 and size non-zero"
+            ));
+        }
+        if pop.market[i] >= markets {
+            return invalid(format!("account {i}: unknown market {}", pop.market[i]));
+        }
+    }
+    if spec.house_collateral <= 0 || spec.insurance_fund < 0 {
+        return invalid("house_collateral must be > 0 and insurance_fund >= 0".to_owned());
+    }
+    if spec.slippage_bps < 0 || spec.impact_bps < 0 || spec.depth_lots <= 0 {
+        return invalid("slippage_bps and impact_bps must be >= 0, depth_lots > 0".to_owned());
+    }
+    spec.waterfall.validate()?;
+    Ok((spec.prices.len() / markets, n))
+}
+
+/// The step's running figures.
+#[derive(Debug, Default, Clone, Copy)]
+struct Row {
+    deficit: i128,
+    paid: [i128; 4],
+    haircuts: i128,
+    haircut_accounts: i64,
+    liquidations: i64,
+    bankruptcies: i64,
+    adl_fills: i64,
+    adl_lots: i128,
+}
+
+struct Engine<'s, 'a> {
+    ledger: Ledger,
+    series: Series,
+    accounts: Outcomes,
+    row: Row,
+    open_interest: i128,
+    /// Lots liquidated per market this step (the cascade's price impact).
+    step_lots: Vec<i128>,
+    queues: AdlQueues,
+    spec: &'s Spec<'a>,
+}
+
+impl Engine<'_, '_> {
+    fn count_open_interest(&self) -> Result<i128> {
+        let mut total = 0i128;
+        for m in 0..self.ledger.num_markets() {
+            total += self
+                .ledger
+                .positions(m)?
+                .iter()
+                .map(|p| i128::from(p.size.max(0)))
+                .sum::<i128>();
+        }
+        Ok(total)
+    }
+
+    /// Long lots of `a` in `m`.
+    fn longs(&self, a: usize, m: usize) -> Result<i128> {
+        Ok(i128::from(self.ledger.position(a, m)?.size.max(0)))
+    }
+
+    /// The backstop's price for closing `a` in `m`: the mark moved against the account by
+    /// the slippage and the step's impact, rounded against it (never better than the
+    /// formula), at least 1 tick.
+    fn backstop_price(&self, m: usize, size: i64) -> Result<i64> {
+        let mk = self.ledger.market(m)?;
+        let s = self.spec;
+        let done = self.step_lots.get(m).copied().unwrap_or(0);
+        let impact = i128::from(s.impact_bps) * done / i128::from(s.depth_lots);
+        let bps = (i128::from(s.slippage_bps) + impact).min(5_000);
+        let mark = i128::from(mk.mark);
+        let moved = if size > 0 {
+            // Selling a long: floor(mark * (1 - bps)).
+            (mark * (10_000 - bps)).div_euclid(10_000)
+        } else {
+            // Buying back a short: ceil(mark * (1 + bps)).
+            -(-(mark * (10_000 + bps))).div_euclid(10_000)
+        };
+        to64(moved.clamp(1, i128::from(MAX_PRICE)), "backstop price")
+    }
+
+    /// Liquidates `a` if it still is liquidatable; returns the other accounts it touched.
+    fn liquidate(&mut self, a: usize, step: usize) -> Result<Vec<usize>> {
+        if !self.ledger.is_liquidatable(a)? {
+            return Ok(Vec::new());
+        }
+        let markets = self.ledger.num_markets();
+        let mut prices = Vec::with_capacity(1);
+        let mut before = 0i128;
+        for m in 0..markets {
+            let size = self.ledger.position(a, m)?.size;
+            if size != 0 {
+                prices.push((m, self.backstop_price(m, size)?));
+                before += self.longs(a, m)? + self.longs(HOUSE, m)?;
+            }
+        }
+        let event = self
+            .ledger
+            .liquidate_queued(a, HOUSE, Some(&prices), &mut self.queues)?
+            .clone();
+        let Event::Liquidate {
+            deficit,
+            stages,
+            haircuts,
+            adl,
+            closes,
+            ..
+        } = event
+        else {
+            return Err(Error::Invariant(
+                "liquidate recorded another event".to_owned(),
+            ));
+        };
+        let mut after = 0i128;
+        for &(m, _) in &prices {
+            after += self.longs(a, m)? + self.longs(HOUSE, m)?;
+        }
+        for c in &closes {
+            let lots = i128::from(c.size.unsigned_abs());
+            if let Some(l) = self.step_lots.get_mut(c.market) {
+                *l += lots;
+            }
+        }
+        let i = a - 1;
+        self.accounts.liquidated_step[i] = i64::try_from(step).unwrap_or(i64::MAX);
+        self.accounts.deficit[i] = to64(deficit, "deficit")?;
+        self.row.liquidations += 1;
+        if deficit > 0 {
+            self.row.bankruptcies += 1;
+        }
+        self.row.deficit += deficit;
+        for (kind, paid) in stages {
+            let slot = match kind {
+                StageKind::InsuranceFund | StageKind::FeePool => 0,
+                StageKind::Socialize => 1,
+                StageKind::Adl => 2,
+                StageKind::BadDebt => 3,
+            };
+            self.row.paid[slot] += paid;
+        }
+        let mut touched = self.take_haircuts(&haircuts)?;
+        for (m, fill) in &adl {
+            let c = fill.counterparty;
+            let mk = self.ledger.market(*m)?;
+            // The counterparty traded `size` lots at `price` instead of at the mark.
+            let loss = (fill.price - i128::from(mk.mark))
+                .checked_mul(i128::from(fill.size))
+                .and_then(|v| v.checked_mul(i128::from(mk.tick_value)))
+                .ok_or(Error::Overflow("ADL loss"))?;
+            let now = self.longs(c, *m)?;
+            let was = i128::from((self.ledger.position(c, *m)?.size - fill.size).max(0));
+            after += now - was;
+            if c != HOUSE {
+                self.accounts.adl_lots[c - 1] += fill.size.abs();
+                self.accounts.adl_loss[c - 1] += to64(loss, "ADL loss")?;
+            }
+            self.row.adl_fills += 1;
+            self.row.adl_lots += i128::from(fill.size.unsigned_abs());
+            touched.push(c);
+        }
+        self.open_interest += after - before;
+        Ok(touched)
+    }
+
+    fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<Vec<usize>> {
+        let mut touched = Vec::with_capacity(haircuts.len());
+        for &(c, h) in haircuts {
+            if c != HOUSE {
+                self.accounts.haircut[c - 1] += to64(h, "haircut")?;
+            }
+            self.row.haircuts += h;
+            self.row.haircut_accounts += 1;
+            touched.push(c);
+        }
+        Ok(touched)
+    }
+
+    /// Settles the pooled or deferred loss; returns the accounts it haircut.
+    fn settle(&mut self) -> Result<Vec<usize>> {
+        let event = self.ledger.settle_session()?.clone();
+        let Event::SettleSession {
+            haircuts, bad_debt, ..
+        } = event
+        else {
+            return Err(Error::Invariant("settle recorded another event".to_owned()));
+        };
+        // What the pool could not collect is bad debt after all.
+        self.row.paid[1] -= bad_debt;
+        self.row.paid[3] += bad_debt;
+        self.take_haircuts(&haircuts)
+    }
+
+    fn push_row(&mut self) -> Result<()> {
+        let l = &self.ledger;
+        let mut fund = l.insurance_fund();
+        for mk in l.markets() {
+            fund += mk.insurance_fund;
+        }
+        let r = self.row;
+        let s = &mut self.series;
+        s.insurance_fund.push(to64(fund, "insurance fund")?);
+        s.bad_debt.push(to64(l.bad_debt(), "bad debt")?);
+        s.deferred_loss
+            .push(to64(l.deferred_loss(), "deferred loss")?);
+        s.deficit.push(to64(r.deficit, "deficit")?);
+        s.paid_insurance.push(to64(r.paid[0], "paid")?);
+        s.paid_socialized.push(to64(r.paid[1], "paid")?);
+        s.paid_adl.push(to64(r.paid[2], "paid")?);
+        s.paid_bad_debt.push(to64(r.paid[3], "paid")?);
+        s.haircuts.push(to64(r.haircuts, "haircuts")?);
+        s.haircut_accounts.push(r.haircut_accounts);
+        s.liquidations.push(r.liquidations);
+        s.bankruptcies.push(r.bankruptcies);
+        s.adl_fills.push(r.adl_fills);
+        s.adl_lots.push(to64(r.adl_lots, "ADL lots")?);
+        s.open_interest
+            .push(to64(self.open_interest, "open interest")?);
+        Ok(())
+    }
+}
