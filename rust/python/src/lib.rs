@@ -5,6 +5,7 @@ mod allocate;
 mod errors;
 mod event;
 mod ledger;
+mod sim;
 mod waterfall;
 
 #[pyo3::pymodule]
@@ -17,6 +18,8 @@ mod _core {
     use super::event::PyEvent;
     #[pymodule_export]
     use super::ledger::PyLedger;
+    #[pymodule_export]
+    use super::sim::simulate;
 
     #[pymodule_init]
     fn init(m: &pyo3::Bound<'_, pyo3::types::PyModule>) -> pyo3::PyResult<()> {

@@ -13,6 +13,7 @@ use super::{cap64, claim64, AdlFill, AdlPrice, AdlQueues, Close, Event, Ledger};
 use crate::allocate::{allocate, Options};
 use crate::error::{Error, Result};
 use ethnum::I256;
+use rayon::prelude::*;
 
 /// What the stages did.
 #[derive(Default)]
@@ -457,9 +458,7 @@ impl Ledger {
     ) -> Result<(Vec<i64>, Option<Vec<i64>>)> {
         let n = self.num_accounts();
         let skip = bankrupt.account;
-        let mut claims = Vec::with_capacity(n);
         let capped = matches!(base, Base::OpenInterest | Base::Weights);
-        let mut caps = Vec::with_capacity(if capped { n } else { 0 });
         let oi = match (base, bankrupt.first_market) {
             (Base::OpenInterest, Some(m)) => Some((*self.market_ref(m)?, self.positions(m)?)),
             _ => None,
@@ -484,30 +483,29 @@ impl Ledger {
             None => 1,
         };
         let w = weights.unwrap_or(&[]);
-        for a in 0..n {
-            // The bankrupt account's claim (and cap) is 0 and is not even computed.
+        // The bankrupt account's claim (and cap) is 0 and is not even computed.
+        let claim_of = |a: usize| -> Result<i64> {
             if a == skip {
-                claims.push(0);
-                if capped {
-                    caps.push(0);
-                }
-                continue;
+                return Ok(0);
             }
             let claim = match base {
-                Base::UnrealizedPnl => {
-                    let mut total = I256::ZERO;
-                    for (mk, column) in self.markets.iter().zip(&self.positions) {
-                        if let Some(p) = column.get(a) {
-                            if p.size != 0 || p.basis != 0 {
-                                total += upnl_exact(p, mk);
+                Base::UnrealizedPnl => match self.upnl_claim_fast(a) {
+                    Some(claim) => claim64(claim.max(0), "unrealized PnL claim")?,
+                    None => {
+                        let mut total = I256::ZERO;
+                        for (mk, column) in self.markets.iter().zip(&self.positions) {
+                            if let Some(p) = column.get(a) {
+                                if p.size != 0 || p.basis != 0 {
+                                    total += upnl_exact(p, mk);
+                                }
                             }
                         }
+                        claim64(
+                            narrow(total.max(I256::ZERO), "unrealized PnL claim")?,
+                            "unrealized PnL claim",
+                        )?
                     }
-                    claim64(
-                        narrow(total.max(I256::ZERO), "unrealized PnL claim")?,
-                        "unrealized PnL claim",
-                    )?
-                }
+                },
                 Base::Equity => claim64(self.equity(a)?, "equity claim")?,
                 Base::SessionProfit => claim64(self.session_profit(a)?, "session profit claim")?,
                 Base::OpenInterest => match &oi {
@@ -526,13 +524,65 @@ impl Ledger {
                 // Accounts past the end of the list have weight 0.
                 Base::Weights => w.get(a).copied().unwrap_or(0).max(0),
             };
-            claims.push(claim);
-            if capped {
-                caps.push(cap64(self.equity(a)?)?);
+            Ok(claim)
+        };
+        let cap_of = |a: usize| -> Result<i64> {
+            if a == skip {
+                return Ok(0);
             }
+            cap64(self.equity(a)?)
+        };
+        let mut claims = vec![0i64; n];
+        let mut caps = vec![0i64; if capped { n } else { 0 }];
+        fill(&mut claims, claim_of)?;
+        if capped {
+            fill(&mut caps, cap_of)?;
         }
         Ok((claims, capped.then_some(caps)))
     }
+}
+
+impl Ledger {
+    /// The unrealized PnL claim summed in `i128`, or `None` if any step would overflow
+    /// (the caller then sums exactly in 256 bits).
+    fn upnl_claim_fast(&self, a: usize) -> Option<i128> {
+        let mut total = 0i128;
+        for (mk, column) in self.markets.iter().zip(&self.positions) {
+            if let Some(p) = column.get(a) {
+                if p.size != 0 || p.basis != 0 {
+                    let v = (i128::from(p.size) * i128::from(mk.mark))
+                        .checked_sub(p.basis)?
+                        .checked_mul(i128::from(mk.tick_value))?;
+                    total = total.checked_add(v)?;
+                }
+            }
+        }
+        Some(total)
+    }
+}
+
+/// Below this many accounts a claims pass stays on one thread.
+const PARALLEL_CLAIMS: usize = 1 << 15;
+
+/// `column[a] = value(a)` for every account, over the rayon pool for large ledgers (each
+/// claim reads only its own account's positions).
+fn fill(column: &mut [i64], value: impl Fn(usize) -> Result<i64> + Sync) -> Result<()> {
+    const CHUNK: usize = 1 << 13;
+    if column.len() < PARALLEL_CLAIMS {
+        for (a, slot) in column.iter_mut().enumerate() {
+            *slot = value(a)?;
+        }
+        return Ok(());
+    }
+    column
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .try_for_each(|(chunk, slots)| {
+            for (j, slot) in slots.iter_mut().enumerate() {
+                *slot = value(chunk * CHUNK + j)?;
+            }
+            Ok(())
+        })
 }
 
 /// The event's `prices`: `None` or the pairs sorted by market (resolved point 14).

@@ -564,6 +564,16 @@ impl Ledger {
         }
     }
 
+    /// The last event: moved out when the journal is not kept (saving the copy of a
+    /// large haircut list), cloned otherwise.
+    pub fn last_event(&mut self) -> Option<Event> {
+        if self.scratch.forget_journal {
+            self.journal.pop()
+        } else {
+            self.journal.last().cloned()
+        }
+    }
+
     /// Replaces the waterfall configuration.
     pub fn set_waterfall(&mut self, waterfall: Waterfall) -> Result<&Event> {
         waterfall.validate()?;

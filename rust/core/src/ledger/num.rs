@@ -126,6 +126,11 @@ pub(crate) fn bps_ceil(a: i128, b: i128, c: i128, bps: i64, what: &'static str) 
         .and_then(|p| p.checked_mul(c))
         .and_then(|p| p.checked_mul(bps))
     {
+        // Most products fit 64 bits, where division is several times cheaper.
+        if let Ok(small) = i64::try_from(p) {
+            let floor = small.div_euclid(10_000);
+            return Ok(i128::from(floor + i64::from(small.rem_euclid(10_000) != 0)));
+        }
         return div_ceil(p, 10_000).ok_or_else(|| overflow(what));
     }
     let p = wide(a)

@@ -68,10 +68,13 @@ impl Ledger {
             self.totals.bad_debt = add(self.totals.bad_debt, moved, "bad debt")?;
             self.totals.deferred_loss = 0;
         }
-        // Everything fallible is done before the session columns are written.
-        let equities = self.equities()?;
-        self.session_start_equity = equities;
-        self.session_deposits.iter_mut().for_each(|d| *d = 0);
+        // Batched timing only pools a step's losses: it has no sessions to restart.
+        if self.waterfall.timing != Timing::Batched {
+            // Everything fallible is done before the session columns are written.
+            let equities = self.equities()?;
+            self.session_start_equity = equities;
+            self.session_deposits.iter_mut().for_each(|d| *d = 0);
+        }
         Ok(Event::SettleSession {
             collected,
             haircuts,

@@ -10,12 +10,16 @@
 
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Market, Position};
+use rayon::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 /// Marks above this many ticks are outside the index's search (the engine refuses such
 /// paths), which keeps every product of the search inside `i128`.
 pub const MAX_PRICE: i64 = 1 << 40;
+
+/// Below this many accounts, re-keying stays on one thread.
+const PARALLEL_MIN: usize = 4_096;
 
 type LongHeap = BinaryHeap<(i64, u32, u32)>;
 type ShortHeap = BinaryHeap<Reverse<(i64, u32, u32)>>;
@@ -36,10 +40,13 @@ pub struct Index {
     members: Vec<Vec<u32>>,
     /// Per account: whether it is indexed (the house is not).
     tracked: Vec<bool>,
+    /// Per account: its live entry's key, if it has one.
+    current: Vec<Option<Key>>,
 }
 
 /// Where an account sits: its market, side and key, or nowhere (flat, or never
 /// liquidatable within `1..=MAX_PRICE`).
+#[derive(Debug, Clone, Copy)]
 struct Key {
     market: usize,
     long: bool,
@@ -65,6 +72,7 @@ impl Index {
             version: vec![0; ledger.num_accounts()],
             members,
             tracked,
+            current: vec![None; ledger.num_accounts()],
         };
         for m in 0..markets {
             index.rebuild(ledger, m)?;
@@ -77,13 +85,27 @@ impl Index {
         let mut longs = Vec::new();
         let mut shorts = Vec::new();
         let members = self.members.get(m).ok_or(Error::UnknownMarket(m))?;
-        for &a in members {
+        let keys: Vec<Option<Key>> = if members.len() < PARALLEL_MIN {
+            members
+                .iter()
+                .map(|&a| key(ledger, a as usize))
+                .collect::<Result<_>>()?
+        } else {
+            members
+                .par_iter()
+                .map(|&a| key(ledger, a as usize))
+                .collect::<Result<_>>()?
+        };
+        for (&a, k) in members.iter().zip(keys) {
             let v = self
                 .version
                 .get_mut(a as usize)
                 .ok_or(Error::UnknownAccount(a as usize))?;
             *v = v.wrapping_add(1);
-            if let Some(k) = key(ledger, a as usize)? {
+            if let Some(slot) = self.current.get_mut(a as usize) {
+                *slot = k;
+            }
+            if let Some(k) = k {
                 if k.long {
                     longs.push((k.key, a, *v));
                 } else {
@@ -102,26 +124,131 @@ impl Index {
         if !self.tracked.get(a).copied().unwrap_or(false) {
             return Ok(());
         }
-        let Some(v) = self.version.get_mut(a) else {
-            return Ok(());
-        };
-        *v = v.wrapping_add(1);
-        let v = *v;
-        let id = u32::try_from(a).map_err(|_| Error::UnknownAccount(a))?;
-        if let Some(k) = key(ledger, a)? {
-            let book = self
-                .books
-                .get_mut(k.market)
-                .ok_or(Error::UnknownMarket(k.market))?;
-            if k.long {
-                book.longs.push((k.key, id, v));
-            } else {
-                book.shorts.push(Reverse((k.key, id, v)));
-            }
-            let members = self.members.get(k.market).map_or(0, Vec::len);
-            if book.longs.len() + book.shorts.len() > 4 * members + 1_024 {
+        let k = key(ledger, a)?;
+        if self.push(a, k)? {
+            if let Some(k) = k {
                 self.rebuild(ledger, k.market)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Makes `k` the account's live entry (a new version); true when the heap holds so
+    /// many stale entries that its market should be rebuilt.
+    fn push(&mut self, a: usize, k: Option<Key>) -> Result<bool> {
+        let v = match self.version.get_mut(a) {
+            Some(v) => {
+                *v = v.wrapping_add(1);
+                *v
+            }
+            None => return Ok(false),
+        };
+        if let Some(slot) = self.current.get_mut(a) {
+            *slot = k;
+        }
+        let Some(k) = k else { return Ok(false) };
+        let id = u32::try_from(a).map_err(|_| Error::UnknownAccount(a))?;
+        let book = self
+            .books
+            .get_mut(k.market)
+            .ok_or(Error::UnknownMarket(k.market))?;
+        if k.long {
+            book.longs.push((k.key, id, v));
+        } else {
+            book.shorts.push(Reverse((k.key, id, v)));
+        }
+        let members = self.members.get(k.market).map_or(0, Vec::len);
+        Ok(book.longs.len() + book.shorts.len() > 4 * members + 1_024)
+    }
+
+    /// After haircuts (collateral taken, nothing else changed): moves each account's key
+    /// by a bound of how far the haircut can move it, without searching. The key may
+    /// then be early (never late): an account it pops that is not liquidatable is
+    /// re-keyed exactly by the caller.
+    pub fn loosen(&mut self, ledger: &Ledger, haircuts: &[(usize, i128)]) -> Result<()> {
+        let mut exact = Vec::new();
+        let mut rebuild = Vec::new();
+        for &(a, h) in haircuts {
+            if !self.tracked.get(a).copied().unwrap_or(false) || h <= 0 {
+                continue;
+            }
+            let Some(Some(k)) = self.current.get(a).copied() else {
+                // Not liquidatable at any mark before: only a search can tell now.
+                exact.push(a);
+                continue;
+            };
+            let p = ledger.position(a, k.market)?;
+            let mk = ledger.market(k.market)?;
+            let lots = i128::from(p.size.unsigned_abs());
+            let tv = i128::from(mk.tick_value);
+            // g = equity - maintenance moves by at least lots*tv*(1 -+ mmr) per tick, less
+            // one unit of the requirement's rounding: (h + 1) over that is a safe shift.
+            let per_tick = if k.long {
+                lots * tv * (10_000 - i128::from(mk.mmr_bps))
+            } else {
+                lots * tv * 10_000
+            };
+            if per_tick <= 0 {
+                exact.push(a);
+                continue;
+            }
+            let shift = (h + 1)
+                .checked_mul(10_000)
+                .map(|v| v / per_tick + 2)
+                .and_then(|v| i64::try_from(v).ok())
+                .unwrap_or(MAX_PRICE);
+            let moved = if k.long {
+                k.key.saturating_add(shift).min(MAX_PRICE)
+            } else {
+                k.key.saturating_sub(shift).max(1)
+            };
+            if self.push(a, Some(Key { key: moved, ..k }))? {
+                rebuild.push(k.market);
+            }
+        }
+        rebuild.sort_unstable();
+        rebuild.dedup();
+        for m in rebuild {
+            self.rebuild(ledger, m)?;
+        }
+        self.update_many(ledger, &exact)
+    }
+
+    /// Re-keys many accounts (a socialization's haircuts): the keys are computed in
+    /// parallel, the heap pushes in order.
+    pub fn update_many(&mut self, ledger: &Ledger, accounts: &[usize]) -> Result<()> {
+        if accounts.len() < PARALLEL_MIN {
+            for &a in accounts {
+                self.update(ledger, a)?;
+            }
+            return Ok(());
+        }
+        let tracked = &self.tracked;
+        let keys: Vec<Option<Key>> = accounts
+            .par_iter()
+            .map(|&a| {
+                if tracked.get(a).copied().unwrap_or(false) {
+                    key(ledger, a)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<_>>()?;
+        let mut rebuild = Vec::new();
+        for (&a, k) in accounts.iter().zip(keys) {
+            if !self.tracked.get(a).copied().unwrap_or(false) {
+                continue;
+            }
+            if self.push(a, k)? {
+                if let Some(k) = k {
+                    rebuild.push(k.market);
+                }
+            }
+        }
+        rebuild.sort_unstable();
+        rebuild.dedup();
+        for m in rebuild {
+            self.rebuild(ledger, m)?;
         }
         Ok(())
     }
@@ -175,27 +302,22 @@ fn key(ledger: &Ledger, a: usize) -> Result<Option<Key>> {
     let at = |x: i64| liquidatable_at(&p, &mk, rest, x);
     let long = p.size > 0;
     let guess = estimate(&p, &mk, rest).clamp(1, MAX_PRICE);
+    // `pred` is true up to the boundary and false past it; the estimate is within a
+    // tick or two of it, so the gallop usually ends after two or three evaluations.
     let key = if long {
-        // Highest x with at(x): at is true below the key, false above.
-        if !at(1) {
-            return Ok(None);
-        }
-        if at(MAX_PRICE) {
-            MAX_PRICE
-        } else {
-            let (lo, hi) = bracket(guess, &at);
-            bisect(lo, hi, &at)
+        // Highest x with at(x).
+        match bracket(guess, at) {
+            Bracket::Between(lo, hi) => bisect(lo, hi, at),
+            Bracket::AllTrue => MAX_PRICE,
+            Bracket::AllFalse => return Ok(None),
         }
     } else {
-        // Lowest x with at(x): false below the key, true above.
-        if !at(MAX_PRICE) {
-            return Ok(None);
-        }
-        if at(1) {
-            1
-        } else {
-            let (lo, hi) = bracket(guess, |x| !at(x));
-            bisect(lo, hi, |x| !at(x)) + 1
+        // Lowest x with at(x).
+        let safe = |x: i64| !at(x);
+        match bracket(guess, safe) {
+            Bracket::Between(lo, hi) => bisect(lo, hi, safe) + 1,
+            Bracket::AllTrue => return Ok(None),
+            Bracket::AllFalse => 1,
         }
     };
     Ok(Some(Key {
@@ -240,16 +362,26 @@ fn estimate(p: &Position, mk: &Market, rest: i128) -> i64 {
     }
 }
 
-/// `(lo, hi)` with `pred(lo)` true and `pred(hi)` false, galloping out from `guess`;
-/// `pred` must be true at 1, false at `MAX_PRICE` and monotone.
-fn bracket(guess: i64, pred: impl Fn(i64) -> bool) -> (i64, i64) {
+/// Where a monotone predicate (true, then false) changes over `1..=MAX_PRICE`.
+enum Bracket {
+    /// `pred(lo)` and `!pred(hi)`.
+    Between(i64, i64),
+    AllTrue,
+    AllFalse,
+}
+
+/// Gallops out from `guess` (in `1..=MAX_PRICE`) to bracket the change of `pred`.
+fn bracket(guess: i64, pred: impl Fn(i64) -> bool) -> Bracket {
     let mut step = 1i64;
     if pred(guess) {
         let mut lo = guess;
         loop {
+            if lo == MAX_PRICE {
+                return Bracket::AllTrue;
+            }
             let hi = lo.saturating_add(step).min(MAX_PRICE);
             if !pred(hi) {
-                return (lo, hi);
+                return Bracket::Between(lo, hi);
             }
             lo = hi;
             step = step.saturating_mul(2);
@@ -257,9 +389,12 @@ fn bracket(guess: i64, pred: impl Fn(i64) -> bool) -> (i64, i64) {
     } else {
         let mut hi = guess;
         loop {
+            if hi == 1 {
+                return Bracket::AllFalse;
+            }
             let lo = hi.saturating_sub(step).max(1);
             if pred(lo) {
-                return (lo, hi);
+                return Bracket::Between(lo, hi);
             }
             hi = lo;
             step = step.saturating_mul(2);

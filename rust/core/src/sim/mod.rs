@@ -285,8 +285,26 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
                 found.sort_unstable();
                 found.dedup();
                 found.retain(|&a| !is_stuck.get(a).copied().unwrap_or(false));
+                if let Some(ix) = index.as_mut() {
+                    // A loosened key pops early: the round is who is liquidatable now,
+                    // exactly as the scan finds; the others are re-keyed exactly.
+                    let mut early = Vec::new();
+                    let mut keep = Vec::with_capacity(found.len());
+                    for &a in &found {
+                        if engine.ledger.is_liquidatable(a)? {
+                            keep.push(a);
+                        } else {
+                            early.push(a);
+                        }
+                    }
+                    ix.update_many(&engine.ledger, &early)?;
+                    found = keep;
+                    if found.is_empty() {
+                        continue;
+                    }
+                }
                 for &a in &found {
-                    let touched = engine.liquidate(a, t)?;
+                    let (mut touched, haircuts) = engine.liquidate(a, t)?;
                     if engine.ledger.is_liquidatable(a)? {
                         stuck.push(a);
                         if let Some(s) = is_stuck.get_mut(a) {
@@ -294,10 +312,9 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
                         }
                     }
                     if let Some(ix) = index.as_mut() {
-                        ix.update(&engine.ledger, a)?;
-                        for &c in &touched {
-                            ix.update(&engine.ledger, c)?;
-                        }
+                        touched.push(a);
+                        ix.update_many(&engine.ledger, &touched)?;
+                        ix.loosen(&engine.ledger, &haircuts)?;
                     }
                 }
             }
@@ -308,10 +325,9 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
                 break;
             }
             settled = true;
-            let touched = engine.settle()?;
-            let Some(ix) = index.as_mut() else { continue };
-            for &c in &touched {
-                ix.update(&engine.ledger, c)?;
+            let haircuts = engine.settle()?;
+            if let Some(ix) = index.as_mut() {
+                ix.loosen(&engine.ledger, &haircuts)?;
             }
         }
         engine.push_row()?;
@@ -454,10 +470,12 @@ impl Engine<'_, '_> {
         to64(moved.clamp(1, i128::from(MAX_PRICE)), "backstop price")
     }
 
-    /// Liquidates `a` if it still is liquidatable; returns the other accounts it touched.
-    fn liquidate(&mut self, a: usize, step: usize) -> Result<Vec<usize>> {
+    /// Liquidates `a` if it still is liquidatable; returns the other accounts whose
+    /// positions it touched and the haircuts it took.
+    #[allow(clippy::type_complexity)]
+    fn liquidate(&mut self, a: usize, step: usize) -> Result<(Vec<usize>, Vec<(usize, i128)>)> {
         if !self.ledger.is_liquidatable(a)? {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let markets = self.ledger.num_markets();
         let mut prices = Vec::with_capacity(1);
@@ -469,10 +487,12 @@ impl Engine<'_, '_> {
                 before += self.longs(a, m)? + self.longs(HOUSE, m)?;
             }
         }
+        self.ledger
+            .liquidate_queued(a, HOUSE, Some(&prices), &mut self.queues)?;
         let event = self
             .ledger
-            .liquidate_queued(a, HOUSE, Some(&prices), &mut self.queues)?
-            .clone();
+            .last_event()
+            .ok_or_else(|| Error::Invariant("no liquidation event".to_owned()))?;
         let Event::Liquidate {
             deficit,
             stages,
@@ -513,7 +533,8 @@ impl Engine<'_, '_> {
             };
             self.row.paid[slot] += paid;
         }
-        let mut touched = self.take_haircuts(&haircuts)?;
+        self.take_haircuts(&haircuts)?;
+        let mut touched = Vec::with_capacity(adl.len() + 1);
         for (m, fill) in &adl {
             let c = fill.counterparty;
             let mk = self.ledger.market(*m)?;
@@ -533,26 +554,29 @@ impl Engine<'_, '_> {
             self.row.adl_lots += i128::from(fill.size.unsigned_abs());
             touched.push(c);
         }
+        touched.push(HOUSE);
         self.open_interest += after - before;
-        Ok(touched)
+        Ok((touched, haircuts))
     }
 
-    fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<Vec<usize>> {
-        let mut touched = Vec::with_capacity(haircuts.len());
+    fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<()> {
         for &(c, h) in haircuts {
             if c != HOUSE {
                 self.accounts.haircut[c - 1] += to64(h, "haircut")?;
             }
             self.row.haircuts += h;
             self.row.haircut_accounts += 1;
-            touched.push(c);
         }
-        Ok(touched)
+        Ok(())
     }
 
     /// Settles the pooled or deferred loss; returns the accounts it haircut.
-    fn settle(&mut self) -> Result<Vec<usize>> {
-        let event = self.ledger.settle_session()?.clone();
+    fn settle(&mut self) -> Result<Vec<(usize, i128)>> {
+        self.ledger.settle_session()?;
+        let event = self
+            .ledger
+            .last_event()
+            .ok_or_else(|| Error::Invariant("no settlement event".to_owned()))?;
         let Event::SettleSession {
             haircuts, bad_debt, ..
         } = event
@@ -562,7 +586,8 @@ impl Engine<'_, '_> {
         // What the pool could not collect is bad debt after all.
         self.row.paid[1] -= bad_debt;
         self.row.paid[3] += bad_debt;
-        self.take_haircuts(&haircuts)
+        self.take_haircuts(&haircuts)?;
+        Ok(haircuts)
     }
 
     fn push_row(&mut self) -> Result<()> {
