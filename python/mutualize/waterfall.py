@@ -68,7 +68,7 @@ ROUNDINGS = ("exact", "down", "up")
 BASES = ("session_profit", "unrealized_pnl", "equity", "open_interest", "weights")
 RANKINGS = ("pnl", "pnl_leverage", "hyperliquid", "random", "scores")
 ADL_PRICES = ("bankruptcy", "mark")
-TIMINGS = ("immediate", "deferred")
+TIMINGS = ("immediate", "deferred", "batched")
 
 # Bases whose socialization caps each haircut at the account's positive equity: the
 # kernel's caps need rounding="exact" and a rule other than equal_award.
@@ -382,7 +382,12 @@ class Waterfall:
         timing: ``"immediate"`` (the socialize stage haircuts at each bankruptcy) or
             ``"deferred"`` (it accrues the deficit in ``deferred_loss``, clawed back from
             positive session profits at ``settle_session``: OKX weekly, Deribit per
-            session).
+            session) or ``"batched"`` (the backtest engine's per-step pooling: the
+            socialize stage accrues into ``deferred_loss`` and ``settle_session``
+            allocates the pool once over the stage's own base, rule, rounding, caps and
+            max_rate, no account excluded, uncovered minor units moving to bad debt,
+            without starting a new session; a ledger refuses it with base
+            ``"open_interest"``; docs/backtests.md, "Batched timing").
         lock_session_profit: when true, ``withdraw`` keeps positive session profit in
             the account until the session settles (Deribit).
     """
@@ -403,6 +408,11 @@ class Waterfall:
             seen.add(stage.kind)
         object.__setattr__(self, "stages", stages)
         _choice(self.timing, "waterfall timing", TIMINGS)
+        if self.timing == "batched" and any(
+            isinstance(stage, Socialize) and stage.base == "open_interest" for stage in stages
+        ):
+            # A batch mixes bankruptcies of several markets: no market to share by.
+            raise InvalidInputError("batched timing cannot socialize over base 'open_interest'")
         if not isinstance(self.lock_session_profit, bool):
             raise InvalidInputError(
                 f"lock_session_profit must be a bool, got {self.lock_session_profit!r}"

@@ -50,6 +50,16 @@ Choices where docs/ledger.md is silent (marked ``CONTRACT:`` in the code):
 - A liquidate event's ``prices`` is recorded as ``None`` or a list of ``[market, price]``
   pairs sorted by market (resolved point 14), so it survives a JSON round trip; the
   method itself takes a mapping, and ``replay`` turns the pairs back into one.
+- ``timing="batched"`` (docs/backtests.md, "Batched timing"): the socialize stage
+  accrues into ``deferred_loss`` as ``deferred`` does; ``settle_session`` allocates
+  the pool over the stage's own base and caps with no account excluded (without a
+  socialize stage all of it is bad debt) and starts no new session. ``set_waterfall``
+  refuses it together with base ``open_interest`` (``InvalidInputError``).
+- ``liquidate(..., adl_queues=)``: per (market, bankrupt side) the full ranking at the
+  queue's first use, consumed in order; the cursor passes over the counterparties that
+  are flat when the queue is next used (one that changed sides, which only a backstop
+  can, is still taken); a queue run dry is ranked afresh once per position. Queue
+  changes are not rolled back when the liquidation fails.
 - ``fill_many(market, buyers, sellers, prices, sizes)``: the market, then equal lengths,
   then each fill in order (buyer, seller, buyer != seller, price > 0, size > 0) are
   checked before anything changes; the fills then run in order, unchecked and without
@@ -62,7 +72,7 @@ import hashlib
 import json
 import numbers
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from fractions import Fraction
@@ -89,7 +99,7 @@ from mutualize.waterfall import (
     Waterfall,
 )
 
-__all__ = ["Event", "Ledger"]
+__all__ = ["AdlQueue", "AdlQueues", "Event", "Ledger"]
 
 Event = dict[str, Any]
 Amount = int | str | Decimal
@@ -200,6 +210,21 @@ class _Totals:
     deferred_loss: int = 0
     deposits: int = 0
     withdrawals: int = 0
+
+
+@dataclass
+class AdlQueue:
+    """One ADL queue (docs/backtests.md, "ADL within a step"): the opposite positions of
+    one market and bankrupt side, in the ranking order computed at the queue's first
+    use, and ``cursor``, the first entry not yet passed over as flat."""
+
+    order: list[int]
+    cursor: int = 0
+
+
+#: The queues a caller keeps across liquidations, keyed by ``(market, bankrupt side is
+#: long)``; a backtest empties the mapping at the start of every step.
+AdlQueues = MutableMapping[tuple[int, bool], AdlQueue]
 
 
 # --------------------------------------------------------------------------- ledger
@@ -372,6 +397,20 @@ class Ledger:
     def notional(self, a: int, m: int) -> int:
         """``|size| * mark * tick_value`` (minor units)."""
         return self._notional(self._account_id(a, "account"), self._market_id(m))
+
+    def position_size(self, a: int, m: int) -> int:
+        """Account ``a``'s signed position in market ``m`` (lots; > 0 long)."""
+        a = self._account_id(a, "account")
+        return self._accounts[a].positions[self._market_id(m)].size
+
+    def open_interest(self, m: int) -> int:
+        """Market ``m``'s open interest: the sum of its long positions (lots)."""
+        m = self._market_id(m)
+        return sum(max(0, acc.positions[m].size) for acc in self._accounts)
+
+    def market_insurance_fund(self, m: int) -> int:
+        """Market ``m``'s own insurance fund (minor units; used by per-market stages)."""
+        return self._markets[self._market_id(m)].insurance_fund
 
     def equity(self, a: int) -> int:
         """``collateral + sum over markets of (upnl + unpaid_funding)`` (minor units)."""
@@ -867,7 +906,7 @@ class Ledger:
         """Replace the waterfall configuration (a ``Waterfall`` or its plain dict)."""
 
         def effect() -> Event:
-            config = Waterfall.from_dict(waterfall)
+            config = _ledger_waterfall(Waterfall.from_dict(waterfall))
             self._waterfall = config
             return {"op": "set_waterfall", "waterfall": config.to_dict()}
 
@@ -943,27 +982,40 @@ class Ledger:
             return None  # CONTRACT: zero entry price: ranks last
         return Fraction(num, den)
 
+    def _adl_price(self, a: int, m: int, spec: int | str) -> int:
+        """The deleveraging price (ticks) of ``a``'s position in ``m``, fixed at the start."""
+        if spec == "bankruptcy":
+            # Resolved point 11: at least one tick (a long that cannot go bankrupt has a
+            # bankruptcy price <= 0; the query returns it as is, a trade cannot use it).
+            return max(1, self._bankruptcy_price(a, m))
+        if spec == "mark":
+            return self._markets[m].mark
+        return int(spec)
+
     def _deleverage(
         self, a: int, m: int, counterparties: Sequence[int], spec: int | str
     ) -> list[list[int]]:
         """Close ``a``'s position in ``m`` against ``counterparties`` in order; returns
         the fills ``[counterparty, size, price]`` (size signed like ``a``'s position)."""
+        return self._deleverage_at(a, m, counterparties, self._adl_price(a, m, spec))
+
+    def _deleverage_at(
+        self, a: int, m: int, counterparties: Iterable[int], price: int
+    ) -> list[list[int]]:
+        """The deleveraging loop at a fixed ``price`` (ticks): each counterparty in turn
+        gives ``min(remaining, |its size|)`` lots (a flat one is passed over), then every
+        one touched must keep ``equity >= 0``."""
         size = self._accounts[a].positions[m].size
         sign = _sign(size)
-        if spec == "bankruptcy":
-            # Resolved point 11: at least one tick (a long that cannot go bankrupt has a
-            # bankruptcy price <= 0; the query returns it as is, a trade cannot use it).
-            price = max(1, self._bankruptcy_price(a, m))
-        elif spec == "mark":
-            price = self._markets[m].mark
-        else:
-            price = int(spec)
         remaining = abs(size)
         fills: list[list[int]] = []
         for c in counterparties:
             if remaining == 0:
                 break
-            q = min(remaining, abs(self._accounts[c].positions[m].size))
+            held = self._accounts[c].positions[m].size
+            if _sign(held) != -sign:
+                continue  # gone flat, or to a's side, since it was queued
+            q = min(remaining, abs(held))
             self._trade(a, m, -sign * q, price)
             self._trade(c, m, sign * q, price)
             remaining -= q
@@ -975,6 +1027,33 @@ class Ledger:
                     f"deleveraging account {a} in market {m} at {price} would leave "
                     f"counterparty {c} with equity {equity} < 0"
                 )
+        return fills
+
+    def _queue_rest(self, a: int, m: int, stage: Adl, queues: AdlQueues) -> list[int]:
+        """The rest of the queue of ``a``'s market and side (ranked now if it is new),
+        its cursor moved past the counterparties that are flat or no longer opposite."""
+        key = (m, self._accounts[a].positions[m].size > 0)
+        queue = queues.get(key)
+        if queue is None:
+            queue = queues[key] = AdlQueue(self._ranked(a, m, stage))
+        long = key[1]
+        while queue.cursor < len(queue.order):
+            held = self._accounts[queue.order[queue.cursor]].positions[m].size
+            if held != 0 and (held > 0) != long:
+                break
+            queue.cursor += 1
+        return queue.order[queue.cursor :]
+
+    def _deleverage_queued(self, a: int, m: int, stage: Adl, queues: AdlQueues) -> list[list[int]]:
+        """Deleverage ``a``'s position in ``m`` against its queue, at the price fixed at
+        the start; a queue that runs dry first is ranked afresh once (positions opened
+        since it was ranked, such as the backstop's, join it)."""
+        price = self._adl_price(a, m, stage.price)
+        long = self._accounts[a].positions[m].size > 0
+        fills = self._deleverage_at(a, m, self._queue_rest(a, m, stage, queues), price)
+        if self._accounts[a].positions[m].size != 0:
+            del queues[(m, long)]
+            fills += self._deleverage_at(a, m, self._queue_rest(a, m, stage, queues), price)
         return fills
 
     def _adl_stage(self) -> Adl:
@@ -1099,23 +1178,43 @@ class Ledger:
         for i in range(n):
             if i == a:
                 continue  # the bankrupt account's claim (and cap) is 0
-            if stage.base == "session_profit":
-                claims[i] = max(0, self._session_profit(i))
-            elif stage.base == "unrealized_pnl":
-                claims[i] = max(0, sum(self._upnl_raw(i, m) for m in range(len(self._markets))))
-            elif stage.base == "equity":
-                claims[i] = max(0, self._equity(i))
+            if stage.base == "open_interest":
+                size = abs(self._accounts[i].positions[first_market].size)
+                claims[i] = size * per_lot
             else:
-                if stage.base == "open_interest":
-                    size = abs(self._accounts[i].positions[first_market].size)
-                    claims[i] = size * per_lot
-                else:
-                    # CONTRACT: accounts beyond the weights list have weight 0.
-                    claims[i] = weights[i] if i < len(weights) else 0
-                assert caps is not None
+                claims[i] = self._claim(i, stage.base, weights)
+            if caps is not None:
                 caps[i] = max(0, self._equity(i))
         haircuts, paid, _ = self._allocate(claims, deficit, stage, caps)
         return paid, haircuts
+
+    def _claim(self, i: int, base: str, weights: Sequence[int]) -> int:
+        """Account ``i``'s claim (minor units) under a base other than open_interest."""
+        if base == "session_profit":
+            return max(0, self._session_profit(i))
+        if base == "unrealized_pnl":
+            return max(0, sum(self._upnl_raw(i, m) for m in range(len(self._markets))))
+        if base == "equity":
+            return max(0, self._equity(i))
+        # CONTRACT: accounts beyond the weights list have weight 0.
+        return weights[i] if i < len(weights) else 0
+
+    def _settle_batch(self, stage: Stage | None) -> tuple[list[list[int]], int, int]:
+        """Batched timing: ``deferred_loss`` allocated once over the socialize stage's own
+        base, rule, rounding, caps and max_rate, no account excluded. Returns the
+        haircuts, what they collected (surplus included) and what moves to bad debt
+        (all of it without a socialize stage)."""
+        loss = self._totals.deferred_loss
+        if not isinstance(stage, Socialize):
+            return [], 0, loss
+        n = len(self._accounts)
+        weights = stage.weights or ()
+        claims = [self._claim(i, stage.base, weights) for i in range(n)]
+        caps = None
+        if stage.base in ("open_interest", "weights"):
+            caps = [max(0, self._equity(i)) for i in range(n)]
+        haircuts, covered, surplus = self._allocate(claims, loss, stage, caps)
+        return haircuts, covered + surplus, loss - covered
 
     def _fund(self, per_market: bool, m: int) -> int:
         """The insurance fund a liquidation uses: market ``m``'s own, or the shared one."""
@@ -1147,7 +1246,7 @@ class Ledger:
                 pay = min(deficit, t.fee_pool)
                 t.fee_pool -= pay
             elif isinstance(stage, Socialize) and deficit > 0:
-                if self._waterfall.timing == "deferred":
+                if self._waterfall.timing in ("deferred", "batched"):
                     pay = deficit
                     t.deferred_loss = _i128(t.deferred_loss + pay, "deferred_loss")
                 else:
@@ -1164,7 +1263,12 @@ class Ledger:
         entries.append(["bad_debt", rest])
 
     def liquidate(
-        self, account: int, counterparty: int, prices: Mapping[int, Amount] | None = None
+        self,
+        account: int,
+        counterparty: int,
+        prices: Mapping[int, Amount] | None = None,
+        *,
+        adl_queues: AdlQueues | None = None,
     ) -> Event:
         """Liquidate a liquidatable account (else ``NotLiquidatableError``).
 
@@ -1179,6 +1283,13 @@ class Ledger:
         ``deficit``, ``stages`` (``[kind, amount]``, then ``["bad_debt", rest]``),
         ``haircuts`` (``[account, amount]``) and ``adl`` (``[market, counterparty,
         size, price]``).
+
+        ``adl_queues`` (a backtest's, see :class:`AdlQueue`): the ADL path takes its
+        counterparties from the queue of the market and the bankrupt side, ranked at its
+        first use and consumed in order past the positions gone flat; a queue that runs
+        dry before the position is closed is ranked afresh once. The queues are updated
+        in place and are not rolled back if the liquidation fails. Without them every
+        ADL close ranks afresh.
         """
 
         def effect() -> Event:
@@ -1186,6 +1297,8 @@ class Ledger:
             c = self._account_id(counterparty, "counterparty")
             if a == c:
                 raise InvalidInputError(f"account and counterparty are the same account {a}")
+            if adl_queues is not None and not isinstance(adl_queues, MutableMapping):
+                raise InvalidInputError("adl_queues must be a dict (market, long) -> AdlQueue")
             price_map: dict[int, int] | None = None
             if prices is not None:
                 if not isinstance(prices, Mapping):
@@ -1269,8 +1382,12 @@ class Ledger:
             deficit = max(0, -equity_at_start)
             adl_fills: list[list[int]] = []
             for m in open_markets:
-                order = self._ranked(a, m, stage)
-                for cp, size, price in self._deleverage(a, m, order, stage.price):
+                if adl_queues is None:
+                    order = self._ranked(a, m, stage)
+                    fills = self._deleverage(a, m, order, stage.price)
+                else:
+                    fills = self._deleverage_queued(a, m, stage, adl_queues)
+                for cp, size, price in fills:
                     adl_fills.append([m, cp, size, price])
             rest = max(0, -self._equity(a))
             entries = [[kind, 0] for kind in kinds[:adl_at]]
@@ -1296,14 +1413,24 @@ class Ledger:
         waterfall has no socialize stage), move what stays uncovered to ``bad_debt``,
         then start a new session for every account (``session_start_equity = equity``,
         ``session_deposits = 0``). The event records ``collected`` (the sum of the
-        haircuts), ``haircuts`` (``[account, amount]``) and ``bad_debt`` (moved)."""
+        haircuts), ``haircuts`` (``[account, amount]``) and ``bad_debt`` (moved).
+
+        With ``timing="batched"`` the pool is allocated once over the socialize stage's
+        own base, rule, rounding, caps and max_rate, no account excluded (without a
+        socialize stage all of it is bad debt), a rounding-up surplus goes to the
+        insurance fund, and no new session starts."""
 
         def effect() -> Event:
             t = self._totals
             collected = 0
             haircuts: list[list[int]] = []
             moved = 0
-            if t.deferred_loss > 0:
+            batched = self._waterfall.timing == "batched"
+            if t.deferred_loss > 0 and batched:
+                haircuts, collected, moved = self._settle_batch(self._waterfall.stage("socialize"))
+                t.deferred_loss = 0
+                t.bad_debt = _i128(t.bad_debt + moved, "bad_debt")
+            elif t.deferred_loss > 0:
                 stage = self._waterfall.stage("socialize")
                 # CONTRACT: without a socialize stage, plain pro_rata exact.
                 rule = stage if isinstance(stage, Socialize) else Socialize()
@@ -1319,7 +1446,8 @@ class Ledger:
                 moved = t.deferred_loss - covered
                 t.deferred_loss = 0
                 t.bad_debt = _i128(t.bad_debt + moved, "bad_debt")
-            for i in range(len(self._accounts)):
+            # Batched timing pools a backtest step's losses: it has no sessions to restart.
+            for i in range(0 if batched else len(self._accounts)):
                 equity = self._equity(i)
                 acc = self._acct(i)
                 acc.session_start_equity = equity
@@ -1418,6 +1546,19 @@ class Ledger:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _ledger_waterfall(config: Waterfall) -> Waterfall:
+    """``config`` if the ledger can run it: batched timing pools the losses of many
+    bankruptcies, which the per-market ``open_interest`` base cannot share."""
+    stage = config.stage("socialize")
+    if (
+        config.timing == "batched"
+        and isinstance(stage, Socialize)
+        and stage.base == "open_interest"
+    ):
+        raise InvalidInputError("batched timing cannot socialize over base 'open_interest'")
+    return config
 
 
 def _column(values: object, name: str) -> list[Any]:
@@ -1554,7 +1695,7 @@ def _load(cls: type[_L], document: object) -> _L:
         )
     totals = {name: _int_field(state[name], name) for name in _TOTAL_KEYS}
     ledger._totals = _Totals(**totals)
-    ledger._waterfall = Waterfall.from_dict(state["waterfall"])
+    ledger._waterfall = _ledger_waterfall(Waterfall.from_dict(state["waterfall"]))
     journal = doc["journal"]
     if not isinstance(journal, list):
         raise CorruptSnapshotError("the journal must be a list of events")

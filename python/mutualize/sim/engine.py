@@ -19,7 +19,8 @@ from ..errors import InvalidInputError
 from .inputs import EngineInputs
 from .progress import progress_bar
 from .results import Comparison, RunResult
-from .scenario import Policy, Scenario, policy as named_policy
+from .scenario import Policy, Scenario
+from .scenario import policy as named_policy
 
 __all__ = ["SCANS", "compare", "run", "run_inputs"]
 

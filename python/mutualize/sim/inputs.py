@@ -95,7 +95,9 @@ class EngineInputs:
         for name in ("tick_value", "imr_bps", "mmr_bps", "penalty_bps"):
             _shape(getattr(self, name), (m,), name)
         if len(self.market_names) != m:
-            raise InvalidInputError(f"market_names has {len(self.market_names)} names for {m} markets")
+            raise InvalidInputError(
+                f"market_names has {len(self.market_names)} names for {m} markets"
+            )
         for name in ("collateral", "market", "size", "entry"):
             _shape(getattr(self, name), (n,), name)
         if self.prices.ndim != 2 or self.prices.shape[1] != m or self.prices.shape[0] == 0:

@@ -313,7 +313,8 @@ impl Ledger {
             return Err(Error::Invariant("ADL queue out of range".to_owned()));
         };
         while let Some(&c) = list.get(*cursor) {
-            if self.pos(c, market)?.size != 0 {
+            let held = self.pos(c, market)?.size;
+            if held != 0 && (held > 0) != key.1 {
                 break;
             }
             *cursor += 1;
@@ -351,10 +352,13 @@ impl Ledger {
             if remaining == 0 {
                 break;
             }
-            let q = remaining.min(self.pos(c, market)?.size.unsigned_abs());
-            if q == 0 {
+            let held = self.pos(c, market)?.size;
+            // A queued counterparty may have gone flat, or to this side, since it was
+            // ranked (the ranked and given orders hold only opposite positions).
+            if held == 0 || (held > 0) == (size > 0) {
                 continue;
             }
+            let q = remaining.min(held.unsigned_abs());
             let lots = i64::try_from(q).map_err(|_| overflow64("deleveraged size"))?;
             // The bankrupt account's closed lots, signed as held (= the counterparty's trade).
             let d = if size > 0 { lots } else { -lots };

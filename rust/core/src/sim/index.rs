@@ -42,6 +42,9 @@ pub struct Index {
     tracked: Vec<bool>,
     /// Per account: its live entry's key, if it has one.
     current: Vec<Option<Key>>,
+    /// Per account: a key known to be no later than the true one (after loosening),
+    /// which the live entry is never later than.
+    bound: Vec<i64>,
 }
 
 /// Where an account sits: its market, side and key, or nowhere (flat, or never
@@ -73,6 +76,7 @@ impl Index {
             members,
             tracked,
             current: vec![None; ledger.num_accounts()],
+            bound: vec![0; ledger.num_accounts()],
         };
         for m in 0..markets {
             index.rebuild(ledger, m)?;
@@ -104,6 +108,9 @@ impl Index {
             *v = v.wrapping_add(1);
             if let Some(slot) = self.current.get_mut(a as usize) {
                 *slot = k;
+            }
+            if let (Some(b), Some(k)) = (self.bound.get_mut(a as usize), k) {
+                *b = k.key;
             }
             if let Some(k) = k {
                 if k.long {
@@ -147,6 +154,9 @@ impl Index {
             *slot = k;
         }
         let Some(k) = k else { return Ok(false) };
+        if let Some(b) = self.bound.get_mut(a) {
+            *b = k.key;
+        }
         let id = u32::try_from(a).map_err(|_| Error::UnknownAccount(a))?;
         let book = self
             .books
@@ -172,7 +182,8 @@ impl Index {
             if !self.tracked.get(a).copied().unwrap_or(false) || h <= 0 {
                 continue;
             }
-            let Some(Some(k)) = self.current.get(a).copied() else {
+            let (Some(Some(k)), Some(&bound)) = (self.current.get(a).copied(), self.bound.get(a))
+            else {
                 // Not liquidatable at any mark before: only a search can tell now.
                 exact.push(a);
                 continue;
@@ -192,18 +203,33 @@ impl Index {
                 exact.push(a);
                 continue;
             }
-            let shift = (h + 1)
-                .checked_mul(10_000)
-                .map(|v| v / per_tick + 2)
-                .and_then(|v| i64::try_from(v).ok())
-                .unwrap_or(MAX_PRICE);
+            let shift = shift_bound(h, per_tick);
             let moved = if k.long {
-                k.key.saturating_add(shift).min(MAX_PRICE)
+                bound.saturating_add(shift).min(MAX_PRICE)
             } else {
-                k.key.saturating_sub(shift).max(1)
+                bound.saturating_sub(shift).max(1)
             };
-            if self.push(a, Some(Key { key: moved, ..k }))? {
-                rebuild.push(k.market);
+            // The live entry may still be no later than the new bound (it was pushed with
+            // slack): then nothing moves in the heap.
+            let behind = if k.long {
+                k.key >= moved
+            } else {
+                k.key <= moved
+            };
+            if !behind {
+                // Slack of about 0.4% of the price absorbs the next few haircuts.
+                let slack = (moved / 256).max(1);
+                let pushed = if k.long {
+                    moved.saturating_add(slack).min(MAX_PRICE)
+                } else {
+                    moved.saturating_sub(slack).max(1)
+                };
+                if self.push(a, Some(Key { key: pushed, ..k }))? {
+                    rebuild.push(k.market);
+                }
+            }
+            if let Some(b) = self.bound.get_mut(a) {
+                *b = moved;
             }
         }
         rebuild.sort_unstable();
@@ -325,6 +351,17 @@ fn key(ledger: &Ledger, a: usize) -> Result<Option<Key>> {
         long,
         key,
     }))
+}
+
+/// `floor((h + 1) * 10_000 / per_tick) + 2`: a tick shift at least as large as a haircut
+/// of `h` can move the key (64-bit division when it fits, which is most of the time).
+fn shift_bound(h: i128, per_tick: i128) -> i64 {
+    let num = (h + 1).saturating_mul(10_000);
+    let q = match (i64::try_from(num), i64::try_from(per_tick)) {
+        (Ok(n), Ok(d)) if d > 0 => i128::from(n / d),
+        _ => num / per_tick.max(1),
+    };
+    i64::try_from(q + 2).unwrap_or(MAX_PRICE).min(MAX_PRICE)
 }
 
 /// Whether the position's account is liquidatable at mark `x`: the ledger's own

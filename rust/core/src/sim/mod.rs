@@ -279,12 +279,12 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
                         }
                     }
                 }
-                if found.is_empty() {
-                    break;
-                }
                 found.sort_unstable();
                 found.dedup();
                 found.retain(|&a| !is_stuck.get(a).copied().unwrap_or(false));
+                if found.is_empty() {
+                    break;
+                }
                 if let Some(ix) = index.as_mut() {
                     // A loosened key pops early: the round is who is liquidatable now,
                     // exactly as the scan finds; the others are re-keyed exactly.
@@ -487,12 +487,15 @@ impl Engine<'_, '_> {
                 before += self.longs(a, m)? + self.longs(HOUSE, m)?;
             }
         }
-        self.ledger
-            .liquidate_queued(a, HOUSE, Some(&prices), &mut self.queues)?;
-        let event = self
+        let event = match self
             .ledger
-            .last_event()
-            .ok_or_else(|| Error::Invariant("no liquidation event".to_owned()))?;
+            .liquidate_queued(a, HOUSE, Some(&prices), &mut self.queues)
+        {
+            Ok(_) => self.ledger.last_event(),
+            Err(Error::InsufficientMargin(_)) => self.liquidate_without_adl(a, &prices)?,
+            Err(e) => return Err(e),
+        }
+        .ok_or_else(|| Error::Invariant("no liquidation event".to_owned()))?;
         let Event::Liquidate {
             deficit,
             stages,
@@ -543,9 +546,12 @@ impl Engine<'_, '_> {
                 .checked_mul(i128::from(fill.size))
                 .and_then(|v| v.checked_mul(i128::from(mk.tick_value)))
                 .ok_or(Error::Overflow("ADL loss"))?;
-            let now = self.longs(c, *m)?;
-            let was = i128::from((self.ledger.position(c, *m)?.size - fill.size).max(0));
-            after += now - was;
+            if c != HOUSE {
+                // The house's longs are already in `before` and `after`.
+                let now = self.longs(c, *m)?;
+                let was = i128::from((self.ledger.position(c, *m)?.size - fill.size).max(0));
+                after += now - was;
+            }
             if c != HOUSE {
                 self.accounts.adl_lots[c - 1] += fill.size.abs();
                 self.accounts.adl_loss[c - 1] += to64(loss, "ADL loss")?;
@@ -557,6 +563,33 @@ impl Engine<'_, '_> {
         touched.push(HOUSE);
         self.open_interest += after - before;
         Ok((touched, haircuts))
+    }
+
+    /// The ADL path was refused (a counterparty would end below zero equity): the
+    /// liquidation is redone with the waterfall's ADL stage left out, so the backstop
+    /// closes the account and what the other stages do not pay is bad debt.
+    fn liquidate_without_adl(
+        &mut self,
+        a: usize,
+        prices: &[(usize, i64)],
+    ) -> Result<Option<Event>> {
+        let full = self.ledger.waterfall().clone();
+        let mut without = full.clone();
+        without.stages.retain(|s| !matches!(s, Stage::Adl { .. }));
+        if without.stages.len() == full.stages.len() {
+            return Err(Error::Invariant(
+                "a liquidation without ADL was refused for margin".to_owned(),
+            ));
+        }
+        self.ledger.set_waterfall(without)?;
+        let done = self
+            .ledger
+            .liquidate_queued(a, HOUSE, Some(prices), &mut self.queues)
+            .map(|_| ());
+        let event = self.ledger.last_event();
+        self.ledger.set_waterfall(full)?;
+        done?;
+        Ok(event)
     }
 
     fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<()> {
