@@ -14,34 +14,7 @@ from click.testing import CliRunner
 
 import mutualize.sim
 from mutualize.cli import CliError, main, parse_param, parse_seeds
-
-TINY = """
-name = "tiny"
-seed = 3
-insurance_fund = 0
-
-[[market]]
-name = "BTC-PERP"
-start_price = 100_000
-tick_value = 10
-penalty_bps = 0
-
-[population]
-count = 250
-leverage = { kind = "uniform", lo = 5, hi = 50 }
-
-[path]
-kind = "crash_rebound"
-steps = 200
-crash_step = 80
-crash_depth = 0.3
-
-[[policy]]
-preset = "pro_rata"
-
-[[policy]]
-preset = "bitmex_adl"
-"""
+from tests.scenarios import TINY
 
 REPORT_FILES = ("report.html", "insurance_fund.png", "haircuts.png")
 COMMANDS = ("demo", "run", "compare", "sweep", "allocate", "rules")

@@ -21,36 +21,7 @@ from mutualize.sim import (
     compare,
     sweep,
 )
-
-# A few hundred accounts over a few hundred steps, no insurance fund and a crash deep
-# enough to bankrupt some of them, so every policy mutualizes: each run takes milliseconds.
-TINY = """
-name = "tiny"
-seed = 3
-insurance_fund = 0
-
-[[market]]
-name = "BTC-PERP"
-start_price = 100_000
-tick_value = 10
-penalty_bps = 0
-
-[population]
-count = 200
-leverage = { kind = "uniform", lo = 5, hi = 50 }
-
-[path]
-kind = "crash_rebound"
-steps = 200
-crash_step = 80
-crash_depth = 0.3
-
-[[policy]]
-preset = "pro_rata"
-
-[[policy]]
-preset = "bitmex_adl"
-"""
+from tests.scenarios import TINY
 
 SEEDS = (2, 1)  # given unsorted: the table sorts them
 PARAMS = {"population.count": [150, 250]}

@@ -733,7 +733,7 @@ class Scenario:
         """The built-in default of ``mutualize demo``: a seeded crash like 10 October 2025.
 
         Two markets (BTC-PERP and ETH-PERP; prices in 0.1 and 0.01 USD ticks, money in
-        micro-USD, 10 minor units per lot per tick), 4,000 accounts with 1x..50x
+        micro-USD, 10 minor units per lot per tick), 4,000 accounts with 1x..20x
         leverage, 2,000 one-minute steps with a 15% crash at step 600 (40 steps down,
         half recovered over 240), an insurance fund the crash exhausts, compared under
         okx_clawback (daily sessions of 1,440 steps, so the crash is clawed back
@@ -751,7 +751,7 @@ class Scenario:
                 collateral=Distribution.lognormal(
                     median=2_000_000_000, sigma=1.0, lo=50_000_000, hi=1_000_000_000_000
                 ),
-                leverage=Distribution.uniform(1, 50),
+                leverage=Distribution.uniform(1, 20),
                 long_share=0.6,
                 market_weights=(0.6, 0.4),
             ),

@@ -84,19 +84,22 @@ impl Ledger {
         if cuts.len() > self.collateral.len() {
             return Err(Error::Invariant("more haircuts than accounts".to_owned()));
         }
-        // Check every subtraction first, so the writes below cannot fail halfway.
-        let mut count = 0;
-        for (c, &h) in self.collateral.iter().zip(&cuts) {
-            if h != 0 {
-                c.checked_sub(i128::from(h))
-                    .ok_or_else(|| overflow("collateral"))?;
-                count += 1;
-            }
-        }
-        let mut list = Vec::with_capacity(count);
+        // One pass: apply and list; an overflow (collateral near i128::MIN) puts back
+        // what was applied before returning the error.
+        let mut list = Vec::new();
         for (a, (c, &h)) in self.collateral.iter_mut().zip(&cuts).enumerate() {
             if h != 0 {
-                *c = c.wrapping_sub(i128::from(h));
+                match c.checked_sub(i128::from(h)) {
+                    Some(v) => *c = v,
+                    None => {
+                        for &(b, taken) in &list {
+                            if let Some(x) = self.collateral.get_mut(b) {
+                                *x += taken;
+                            }
+                        }
+                        return Err(overflow("collateral"));
+                    }
+                }
                 list.push((a, i128::from(h)));
             }
         }

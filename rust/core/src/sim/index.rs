@@ -176,60 +176,34 @@ impl Index {
     /// then be early (never late): an account it pops that is not liquidatable is
     /// re-keyed exactly by the caller.
     pub fn loosen(&mut self, ledger: &Ledger, haircuts: &[(usize, i128)]) -> Result<()> {
+        // Planned in parallel (read-only), applied in order.
+        let plans: Vec<Plan> = if haircuts.len() < PARALLEL_MIN {
+            haircuts
+                .iter()
+                .map(|&(a, h)| self.plan(ledger, a, h))
+                .collect::<Result<_>>()?
+        } else {
+            haircuts
+                .par_iter()
+                .map(|&(a, h)| self.plan(ledger, a, h))
+                .collect::<Result<_>>()?
+        };
         let mut exact = Vec::new();
         let mut rebuild = Vec::new();
-        for &(a, h) in haircuts {
-            if !self.tracked.get(a).copied().unwrap_or(false) || h <= 0 {
-                continue;
-            }
-            let (Some(Some(k)), Some(&bound)) = (self.current.get(a).copied(), self.bound.get(a))
-            else {
-                // Not liquidatable at any mark before: only a search can tell now.
-                exact.push(a);
-                continue;
-            };
-            let p = ledger.position(a, k.market)?;
-            let mk = ledger.market(k.market)?;
-            let lots = i128::from(p.size.unsigned_abs());
-            let tv = i128::from(mk.tick_value);
-            // g = equity - maintenance moves by at least lots*tv*(1 -+ mmr) per tick, less
-            // one unit of the requirement's rounding: (h + 1) over that is a safe shift.
-            let per_tick = if k.long {
-                lots * tv * (10_000 - i128::from(mk.mmr_bps))
-            } else {
-                lots * tv * 10_000
-            };
-            if per_tick <= 0 {
-                exact.push(a);
-                continue;
-            }
-            let shift = shift_bound(h, per_tick);
-            let moved = if k.long {
-                bound.saturating_add(shift).min(MAX_PRICE)
-            } else {
-                bound.saturating_sub(shift).max(1)
-            };
-            // The live entry may still be no later than the new bound (it was pushed with
-            // slack): then nothing moves in the heap.
-            let behind = if k.long {
-                k.key >= moved
-            } else {
-                k.key <= moved
-            };
-            if !behind {
-                // Slack of about 0.4% of the price absorbs the next few haircuts.
-                let slack = (moved / 256).max(1);
-                let pushed = if k.long {
-                    moved.saturating_add(slack).min(MAX_PRICE)
-                } else {
-                    moved.saturating_sub(slack).max(1)
-                };
-                if self.push(a, Some(Key { key: pushed, ..k }))? {
-                    rebuild.push(k.market);
+        for (&(a, _), plan) in haircuts.iter().zip(plans) {
+            match plan {
+                Plan::Keep => {}
+                Plan::Search => exact.push(a),
+                Plan::Bound { moved, push } => {
+                    if let Some(k) = push {
+                        if self.push(a, Some(k))? {
+                            rebuild.push(k.market);
+                        }
+                    }
+                    if let Some(b) = self.bound.get_mut(a) {
+                        *b = moved;
+                    }
                 }
-            }
-            if let Some(b) = self.bound.get_mut(a) {
-                *b = moved;
             }
         }
         rebuild.sort_unstable();
@@ -238,6 +212,56 @@ impl Index {
             self.rebuild(ledger, m)?;
         }
         self.update_many(ledger, &exact)
+    }
+
+    /// What a haircut of `h` on `a` does to its entry.
+    fn plan(&self, ledger: &Ledger, a: usize, h: i128) -> Result<Plan> {
+        if !self.tracked.get(a).copied().unwrap_or(false) || h <= 0 {
+            return Ok(Plan::Keep);
+        }
+        let (Some(Some(k)), Some(&bound)) = (self.current.get(a).copied(), self.bound.get(a))
+        else {
+            // Not liquidatable at any mark before: only a search can tell now.
+            return Ok(Plan::Search);
+        };
+        let p = ledger.position(a, k.market)?;
+        let mk = ledger.market(k.market)?;
+        let lots = i128::from(p.size.unsigned_abs());
+        let tv = i128::from(mk.tick_value);
+        // g = equity - maintenance moves by at least lots*tv*(1 -+ mmr) per tick, less
+        // one unit of the requirement's rounding: (h + 1) over that is a safe shift.
+        let per_tick = if k.long {
+            lots * tv * (10_000 - i128::from(mk.mmr_bps))
+        } else {
+            lots * tv * 10_000
+        };
+        if per_tick <= 0 {
+            return Ok(Plan::Search);
+        }
+        let shift = shift_bound(h, per_tick);
+        let moved = if k.long {
+            bound.saturating_add(shift).min(MAX_PRICE)
+        } else {
+            bound.saturating_sub(shift).max(1)
+        };
+        // The live entry may still be no later than the new bound (it was pushed with
+        // slack): then nothing moves in the heap.
+        let behind = if k.long {
+            k.key >= moved
+        } else {
+            k.key <= moved
+        };
+        let push = (!behind).then(|| {
+            // Slack of about 0.4% of the price absorbs the next few haircuts.
+            let slack = (moved / 256).max(1);
+            let key = if k.long {
+                moved.saturating_add(slack).min(MAX_PRICE)
+            } else {
+                moved.saturating_sub(slack).max(1)
+            };
+            Key { key, ..k }
+        });
+        Ok(Plan::Bound { moved, push })
     }
 
     /// Re-keys many accounts (a socialization's haircuts): the keys are computed in
@@ -351,6 +375,16 @@ fn key(ledger: &Ledger, a: usize) -> Result<Option<Key>> {
         long,
         key,
     }))
+}
+
+/// What a haircut does to an account's index entry.
+enum Plan {
+    /// Nothing (not indexed, or no haircut).
+    Keep,
+    /// A new exact key (it had none: it may have one now).
+    Search,
+    /// The bound moves to `moved`; a new entry is pushed if the live one is now late.
+    Bound { moved: i64, push: Option<Key> },
 }
 
 /// `floor((h + 1) * 10_000 / per_tick) + 2`: a tick shift at least as large as a haircut
