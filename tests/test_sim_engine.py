@@ -85,16 +85,15 @@ def test_step_and_bankruptcy_granularity_agree_when_claims_stay_put() -> None:
     # one's equity, so one pooled allocation per step equals one per bankruptcy up to a
     # unit per account per allocation. (Under "unrealized_pnl" the backstop's trades
     # realize its PnL, which moves its claim within the step.)
-    scenario = small(
-        **{
-            "execution.slippage_bps": 0,
-            "execution.impact_bps": 0,
-            "market.0.penalty_bps": 0,
-            "market.1.penalty_bps": 0,
-            "population.count": 400,
-            "path.crash_depth": 0.3,
-        }
-    )
+    still: dict[str, Any] = {
+        "execution.slippage_bps": 0,
+        "execution.impact_bps": 0,
+        "market.0.penalty_bps": 0,
+        "market.1.penalty_bps": 0,
+        "population.count": 400,
+        "path.crash_depth": 0.3,
+    }
+    scenario = small(**still)
     waterfall = Waterfall(stages=(InsuranceFund(), Socialize(base="equity")))
     pooled = run(scenario, Policy("equity", waterfall, granularity="step"), progress=False)
     single = run(scenario, Policy("equity", waterfall, granularity="bankruptcy"), progress=False)
