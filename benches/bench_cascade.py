@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--policies", default="pro_rata,capped_pro_rata,bitmex_adl")
     args = parser.parse_args()
     accounts, steps = (20_000, 2_000) if args.quick else (args.accounts, args.steps)
-    small = (2_000, 1_000) if args.quick else (20_000, 2_000)
+    small = (2_000, 1_000) if args.quick else (5_000, 1_000)
 
     started = time.perf_counter()
     inputs = scenario(accounts, steps).build()
