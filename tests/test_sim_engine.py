@@ -186,3 +186,13 @@ def test_runs_in_threads_give_the_same_results(scenario: Scenario) -> None:
         t.join()
     for r in results:
         pd.testing.assert_frame_equal(r.accounts, expected.accounts)
+
+
+def test_compare_on_the_reference_backend_gives_the_same_table() -> None:
+    # The fallback engine (pure Python, independent of the Rust) agrees to the unit.
+    tiny = small(**{"population.count": 60, "path.steps": 120, "path.crash_step": 40})
+    compiled = compare(tiny, progress=False, backend="rust")
+    reference = compare(tiny, progress=False, backend="python")
+    pd.testing.assert_frame_equal(compiled.table, reference.table)
+    for name, run_ in compiled.runs.items():
+        pd.testing.assert_frame_equal(run_.accounts, reference.runs[name].accounts)

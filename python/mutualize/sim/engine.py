@@ -188,11 +188,13 @@ def run(
     *,
     progress: bool | None = None,
     scan: str = "index",
+    backend: str | None = None,
 ) -> RunResult:
     """Run ``scenario`` under one policy (default: its first).
 
     ``policy`` may be a :class:`Policy`, the name of one of the scenario's policies, or a
     name from ``POLICY_NAMES``. Same scenario and seed, same result, to the unit.
+    ``scan`` and ``backend`` as in :func:`run_inputs`.
     """
     chosen = _resolve(scenario, policy)
     inputs = scenario.build(chosen)
@@ -203,6 +205,7 @@ def run(
         scenario_name=scenario.name,
         seed=scenario.seed,
         scan=scan,
+        backend=backend,
     )
 
 
@@ -212,16 +215,24 @@ def compare(
     *,
     progress: bool | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    backend: str | None = None,
 ) -> Comparison:
     """Run ``scenario`` under several policies (default: the scenario's own) on the same
-    population and path; ``comparison.table`` holds the fairness metrics side by side."""
+    population and path; ``comparison.table`` holds the fairness metrics side by side.
+    ``on_run`` is called with each result as it finishes; ``backend`` as in
+    :func:`run_inputs`."""
     chosen = [_resolve(scenario, p) for p in (policies or scenario.policies)]
     base = scenario.build()
     runs: dict[str, RunResult] = {}
     for p in chosen:
         inputs = replace(base, session_steps=p.session_steps)
         result = run_inputs(
-            inputs, p, progress=progress, scenario_name=scenario.name, seed=scenario.seed
+            inputs,
+            p,
+            progress=progress,
+            scenario_name=scenario.name,
+            seed=scenario.seed,
+            backend=backend,
         )
         runs[p.name] = result
         if on_run is not None:

@@ -688,6 +688,29 @@ proptest! {
         prop_assert_eq!(h, expect);
     }
 
+    /// A maximum rate that cannot bind (every claim's share far below its ceiling)
+    /// takes the plain pro-rata path: the result is still the water-filling oracle's.
+    #[test]
+    fn max_rate_that_cannot_bind_is_water_filling(
+        claims in prop::collection::vec(prop_oneof![-1_000i64..0, 1_000i64..1_000_000_000], 1..40),
+        num in 1u128..=10,
+        slack in 1u64..=50,
+    ) {
+        let ids: Vec<i64> = (0..claims.len() as i64).collect();
+        let base: u128 = claims.iter().map(|&c| c.max(0) as u128).sum();
+        let rate = (num, 10u128);
+        // Well under the rate: loss <= base * num / 10 / slack.
+        let loss = i64::try_from(base * num / 10 / u128::from(slack + 1)).unwrap();
+        let opts = Options {
+            max_rate: Some(Rate::new(rate.0, rate.1).unwrap()),
+            ..opts_ids(&ids)
+        };
+        let (h, s) = allocate(&claims, loss, &opts).unwrap();
+        let (expect, t) = oracle_water_fill(&claims, &ids, loss, None, Some(rate), None);
+        prop_assert_eq!(s.total, t);
+        prop_assert_eq!(h, expect);
+    }
+
     /// With all weights equal (and positive), weighted pro rata is plain pro rata.
     #[test]
     fn equal_weights_are_plain_pro_rata(

@@ -275,12 +275,51 @@ pub(crate) fn allocate_validated(
     let base = eligible_sum(claims, parallel);
     let mut summary = match (opts.rule, opts.has_ceilings()) {
         (Rule::ProRata, false) => pro_rata::allocate(claims, base, loss, opts, out, parallel),
+        (Rule::ProRata, true) if rate_cannot_bind(claims, base, loss, opts, parallel) => {
+            pro_rata::allocate(claims, base, loss, opts, out, parallel)
+        }
         (Rule::ProRata, true) => water_fill::allocate(claims, loss, opts, out),
         (Rule::EqualLoss, _) => equal::equal_loss(claims, loss, opts, out),
         (Rule::EqualAward, _) => equal::equal_award(claims, base, loss, opts, out),
     };
     summary.base = base;
     summary
+}
+
+/// With a maximum rate as the only ceiling: whether every account's plain pro-rata
+/// haircut (at most `ceil(c * loss / base)`) stays within its ceiling
+/// `floor(c * num / den)`. Then water-filling takes exactly the plain pro-rata path, which
+/// is far cheaper. Sufficient: `c_min * (num * base - loss * den) >= 2 * den * base`,
+/// since a ceiling and a floor are each within one unit of the exact values.
+fn rate_cannot_bind(
+    claims: &[i64],
+    base: u128,
+    loss: u64,
+    opts: &Options<'_>,
+    parallel: bool,
+) -> bool {
+    use rayon::prelude::*;
+    let (Some(rate), None, None) = (opts.max_rate, opts.caps, opts.weights) else {
+        return false;
+    };
+    if base == 0 {
+        return false;
+    }
+    let smallest = |c: &[i64]| c.iter().filter(|&&c| c > 0).min().copied();
+    let c_min = if parallel && claims.len() >= 1 << 18 {
+        claims.par_chunks(1 << 16).filter_map(smallest).min()
+    } else {
+        smallest(claims)
+    };
+    let Some(c_min) = c_min else {
+        return false;
+    };
+    use ethnum::U256;
+    let (num, den) = (U256::from(rate.num), U256::from(rate.den));
+    let (p, d) = (U256::from(base), U256::from(loss));
+    let room = num * p;
+    let need = d * den;
+    room > need && U256::from(c_min as u64) * (room - need) >= U256::from(2u8) * den * p
 }
 
 /// Sum of the positive claims: branch-free (signs are unpredictable), on all cores for
