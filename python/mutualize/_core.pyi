@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Event", "Ledger", "__version__", "allocate", "allocate_many"]
+__all__ = ["Event", "Ledger", "__version__", "allocate", "allocate_many", "simulate"]
 
 __version__: str
 
