@@ -29,7 +29,8 @@ from mutualize.reference._allocate import allocate, allocate_many
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "allocation.json"
+# The project's copy of shared/vectors/allocation.json (a clean clone has no shared/).
+VECTORS = Path(__file__).resolve().parent / "vectors" / "allocation.json"
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
