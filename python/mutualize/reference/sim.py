@@ -135,6 +135,7 @@ class _Engine:
         self.row = _Row()
         self.series: dict[str, list[int]] = {name: [] for name in SERIES}
         self.accounts = _Accounts(self.n)
+        self.house_haircut = 0
 
     def backstop_price(self, m: int, size: int) -> int:
         """Where the house takes over a position of ``size`` lots in market ``m`` (ticks):
@@ -202,7 +203,9 @@ class _Engine:
         for account, amount in event["haircuts"]:
             self.row.haircuts += amount
             self.row.haircut_accounts += 1
-            if account != HOUSE:
+            if account == HOUSE:
+                self.house_haircut += amount
+            else:
                 self.accounts.haircut[account - 1] += amount
 
     def settle(self) -> None:
@@ -315,7 +318,7 @@ def simulate(
 
     Returns:
         ``{"series": {name: int64 array of length steps}, "accounts": {name: int64 array
-        of length accounts}, "totals": {"house_equity", "bad_debt",
+        of length accounts}, "totals": {"house_equity", "house_haircut", "bad_debt",
         "insurance_fund_end"}}``, as ``mutualize._core.simulate`` returns; series names
         are :data:`SERIES`, account names ``equity``, ``haircut``, ``adl_lots``,
         ``adl_loss``, ``liquidated_step``, ``deficit``. Money in minor units.
@@ -387,6 +390,7 @@ def simulate(
         },
         "totals": {
             "house_equity": ledger.equity(HOUSE),
+            "house_haircut": engine.house_haircut,
             "bad_debt": ledger.bad_debt,
             "insurance_fund_end": ledger.insurance_fund
             + sum(ledger.market_insurance_fund(m) for m in range(engine.markets)),

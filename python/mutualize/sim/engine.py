@@ -160,6 +160,7 @@ def _record(
         "insurance_fund_end": int(engine_totals["insurance_fund_end"]),
         "bad_debt": int(engine_totals["bad_debt"]),
         "house_equity": int(engine_totals["house_equity"]),
+        "house_haircut": int(engine_totals["house_haircut"]),
         "deficit": _sum(series["deficit"]),
         "haircuts": _sum(series["haircuts"]),
         "adl_loss": _sum(accounts["adl_loss"]),

@@ -44,6 +44,7 @@ __all__ = [
     "fairness",
     "haircut_gini",
     "haircut_rate",
+    "house_haircut",
     "insurance_fund_end",
     "largest_haircut_rate",
     "liquidations",
@@ -250,6 +251,13 @@ def liquidations(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
     return _total(totals, "liquidations")
 
 
+def house_haircut(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+    """Haircuts taken from the house, the engine's opening counterparty and liquidation
+    backstop (minor units; 0 for records without the figure). The per-account metrics
+    cover traders only, so with a profitable house they show less than was taken."""
+    return int(totals.get("house_haircut", 0))
+
+
 # --- registry ---------------------------------------------------------------------------
 
 MetricKind = Literal["money", "count", "rate", "index"]
@@ -350,6 +358,14 @@ METRICS: tuple[Metric, ...] = (
         "count",
         "Liquidations, with or without a deficit.",
         liquidations,
+    ),
+    Metric(
+        "house_haircut",
+        "house haircut",
+        "money",
+        "Haircuts taken from the house (the opening counterparty and liquidation "
+        "backstop), which the per-account figures above leave out.",
+        house_haircut,
     ),
 )
 

@@ -186,6 +186,7 @@ pub fn simulate<'py>(
     let l = &run.ledger;
     let house = l.equity(sim::HOUSE).map_err(core(py))?;
     totals.set_item("house_equity", house)?;
+    totals.set_item("house_haircut", run.house_haircut)?;
     totals.set_item("bad_debt", l.bad_debt())?;
     totals.set_item(
         "insurance_fund_end",

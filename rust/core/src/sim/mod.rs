@@ -128,6 +128,8 @@ pub struct Outcomes {
 pub struct Run {
     pub series: Series,
     pub accounts: Outcomes,
+    /// Haircuts taken from the house (minor units): outside the per-account outcomes.
+    pub house_haircut: i128,
     pub ledger: Ledger,
 }
 
@@ -211,6 +213,7 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
         },
         row: Row::default(),
         open_interest: 0,
+        house_haircut: 0,
         step_lots: vec![0; markets],
         queues: AdlQueues::new(),
         spec,
@@ -340,6 +343,7 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
     Ok(Run {
         series: engine.series,
         accounts: engine.accounts,
+        house_haircut: engine.house_haircut,
         ledger,
     })
 }
@@ -425,6 +429,7 @@ struct Engine<'s, 'a> {
     accounts: Outcomes,
     row: Row,
     open_interest: i128,
+    house_haircut: i128,
     /// Lots liquidated per market this step (the cascade's price impact).
     step_lots: Vec<i128>,
     queues: AdlQueues,
@@ -594,7 +599,9 @@ impl Engine<'_, '_> {
 
     fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<()> {
         for &(c, h) in haircuts {
-            if c != HOUSE {
+            if c == HOUSE {
+                self.house_haircut += h;
+            } else {
                 self.accounts.haircut[c - 1] += to64(h, "haircut")?;
             }
             self.row.haircuts += h;
