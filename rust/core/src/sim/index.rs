@@ -230,14 +230,15 @@ impl Index {
         let tv = i128::from(mk.tick_value);
         // g = equity - maintenance moves by at least lots*tv*(1 -+ mmr) per tick, less
         // one unit of the requirement's rounding: (h + 1) over that is a safe shift.
-        let per_tick = if k.long {
-            lots * tv * (10_000 - i128::from(mk.mmr_bps))
+        let rate = if k.long {
+            10_000 - i128::from(mk.mmr_bps)
         } else {
-            lots * tv * 10_000
+            10_000
         };
-        if per_tick <= 0 {
+        // An overflowing or zero slope has no safe bound: search instead.
+        let Some(per_tick) = (lots * tv).checked_mul(rate).filter(|&v| v > 0) else {
             return Ok(Plan::Search);
-        }
+        };
         let shift = shift_bound(h, per_tick);
         let moved = if k.long {
             bound.saturating_add(shift).min(MAX_PRICE)

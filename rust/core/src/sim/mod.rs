@@ -144,6 +144,18 @@ fn to64(v: i128, what: &'static str) -> Result<i64> {
     i64::try_from(v).map_err(|_| Error::Overflow(what))
 }
 
+/// `*total += v`, refusing to wrap (money sums of a run).
+fn add_to(total: &mut i128, v: i128, what: &'static str) -> Result<()> {
+    *total = total.checked_add(v).ok_or(Error::Overflow(what))?;
+    Ok(())
+}
+
+/// `*total += v` for an account's int64 outcome.
+fn add64(total: &mut i64, v: i64, what: &'static str) -> Result<()> {
+    *total = total.checked_add(v).ok_or(Error::Overflow(what))?;
+    Ok(())
+}
+
 /// Runs the backtest. `tick(step)` is called after every step; an error from it stops
 /// the run (the binding's Ctrl-C and progress bar).
 pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result<Run> {
@@ -462,7 +474,8 @@ impl Engine<'_, '_> {
         let mk = self.ledger.market(m)?;
         let s = self.spec;
         let done = self.step_lots.get(m).copied().unwrap_or(0);
-        let impact = i128::from(s.impact_bps) * done / i128::from(s.depth_lots);
+        // Saturating: the total is capped at 5,000 bps below anyway.
+        let impact = i128::from(s.impact_bps).saturating_mul(done) / i128::from(s.depth_lots);
         let bps = (i128::from(s.slippage_bps) + impact).min(5_000);
         let mark = i128::from(mk.mark);
         let moved = if size > 0 {
@@ -531,7 +544,7 @@ impl Engine<'_, '_> {
         if deficit > 0 {
             self.row.bankruptcies += 1;
         }
-        self.row.deficit += deficit;
+        add_to(&mut self.row.deficit, deficit, "deficit")?;
         for (kind, paid) in stages {
             let slot = match kind {
                 StageKind::InsuranceFund | StageKind::FeePool => 0,
@@ -539,7 +552,9 @@ impl Engine<'_, '_> {
                 StageKind::Adl => 2,
                 StageKind::BadDebt => 3,
             };
-            self.row.paid[slot] += paid;
+            if let Some(total) = self.row.paid.get_mut(slot) {
+                add_to(total, paid, "paid")?;
+            }
         }
         self.take_haircuts(&haircuts)?;
         let mut touched = Vec::with_capacity(adl.len() + 1);
@@ -558,8 +573,13 @@ impl Engine<'_, '_> {
                 after += now - was;
             }
             if c != HOUSE {
-                self.accounts.adl_lots[c - 1] += fill.size.abs();
-                self.accounts.adl_loss[c - 1] += to64(loss, "ADL loss")?;
+                let lots = to64(i128::from(fill.size.unsigned_abs()), "ADL lots")?;
+                add64(&mut self.accounts.adl_lots[c - 1], lots, "ADL lots")?;
+                add64(
+                    &mut self.accounts.adl_loss[c - 1],
+                    to64(loss, "ADL loss")?,
+                    "ADL loss",
+                )?;
             }
             self.row.adl_fills += 1;
             self.row.adl_lots += i128::from(fill.size.unsigned_abs());
@@ -600,11 +620,15 @@ impl Engine<'_, '_> {
     fn take_haircuts(&mut self, haircuts: &[(usize, i128)]) -> Result<()> {
         for &(c, h) in haircuts {
             if c == HOUSE {
-                self.house_haircut += h;
+                add_to(&mut self.house_haircut, h, "house haircut")?;
             } else {
-                self.accounts.haircut[c - 1] += to64(h, "haircut")?;
+                add64(
+                    &mut self.accounts.haircut[c - 1],
+                    to64(h, "haircut")?,
+                    "haircut",
+                )?;
             }
-            self.row.haircuts += h;
+            add_to(&mut self.row.haircuts, h, "haircuts")?;
             self.row.haircut_accounts += 1;
         }
         Ok(())
@@ -624,8 +648,8 @@ impl Engine<'_, '_> {
             return Err(Error::Invariant("settle recorded another event".to_owned()));
         };
         // What the pool could not collect is bad debt after all.
-        self.row.paid[1] -= bad_debt;
-        self.row.paid[3] += bad_debt;
+        add_to(&mut self.row.paid[1], -bad_debt, "paid")?;
+        add_to(&mut self.row.paid[3], bad_debt, "paid")?;
         self.take_haircuts(&haircuts)?;
         Ok(haircuts)
     }
@@ -634,7 +658,7 @@ impl Engine<'_, '_> {
         let l = &self.ledger;
         let mut fund = l.insurance_fund();
         for mk in l.markets() {
-            fund += mk.insurance_fund;
+            add_to(&mut fund, mk.insurance_fund, "insurance fund")?;
         }
         let r = self.row;
         let s = &mut self.series;
