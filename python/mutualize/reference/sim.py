@@ -1,10 +1,12 @@
 """The pure-Python reference backtest engine (docs/backtests.md).
 
 Written from the contract alone over the reference ledger (``mutualize.reference.ledger``)
-with Python ints, independently of the compiled engine and never calling it.
-:func:`simulate` returns exactly what ``mutualize._core.simulate`` returns, so the two are
-compared in differential tests and this one serves where the extension cannot load.
-Money is in integer minor units, prices in ticks, sizes in lots.
+with Python ints, independently of the compiled engine and never calling it; like the
+rest of the reference it imports nothing of the package but the exception classes and
+the shared names of ``mutualize._columns``. :func:`simulate` returns exactly what the
+compiled engine returns, so the two are compared in differential tests and this one
+is the engine of the pure-Python backend. Money is in integer minor units, prices in
+ticks, sizes in lots.
 
 It always scans every account every round (the naive loop): the ``scan`` argument is
 checked and otherwise ignored, since the compiled engine's index finds exactly the same
@@ -14,15 +16,16 @@ accounts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from mutualize.errors import InsufficientMarginError, InvalidInputError, InvariantError
 from mutualize.reference.ledger import AdlQueue, Event, Ledger
-from mutualize.sim.inputs import EngineInputs, Int64Array
-from mutualize.waterfall import Socialize, Waterfall
+
+Int64Array = npt.NDArray[np.int64]
 
 __all__ = ["GRANULARITIES", "HOUSE", "SCANS", "SERIES", "simulate"]
 
@@ -101,29 +104,76 @@ class _Accounts:
         self.deficit = [0] * self.n
 
 
-def effective_waterfall(waterfall: Waterfall, granularity: str) -> Waterfall:
-    """The waterfall the ledger runs: under ``granularity="step"`` an immediate waterfall
-    whose socialize stage's base is not ``open_interest`` runs with timing ``"batched"``
-    (docs/backtests.md, "Setup", item 6)."""
-    stage = waterfall.stage("socialize")
+class Inputs(Protocol):
+    """What the engine reads (docs/backtests.md, "Inputs"): int64 arrays per market,
+    per account and per step and market, and the venue's integers."""
+
+    @property
+    def tick_value(self) -> Int64Array: ...
+    @property
+    def imr_bps(self) -> Int64Array: ...
+    @property
+    def mmr_bps(self) -> Int64Array: ...
+    @property
+    def penalty_bps(self) -> Int64Array: ...
+    @property
+    def collateral(self) -> Int64Array: ...
+    @property
+    def market(self) -> Int64Array: ...
+    @property
+    def size(self) -> Int64Array: ...
+    @property
+    def entry(self) -> Int64Array: ...
+    @property
+    def prices(self) -> Int64Array: ...
+    @property
+    def funding(self) -> Int64Array: ...
+    @property
+    def insurance_fund(self) -> int: ...
+    @property
+    def house_collateral(self) -> int: ...
+    @property
+    def slippage_bps(self) -> int: ...
+    @property
+    def impact_bps(self) -> int: ...
+    @property
+    def depth_lots(self) -> int: ...
+    @property
+    def num_markets(self) -> int: ...
+    @property
+    def num_accounts(self) -> int: ...
+    @property
+    def num_steps(self) -> int: ...
+
+
+class Configuration(Protocol):
+    """A waterfall object (``mutualize.Waterfall``): its plain dict form."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def effective_waterfall(
+    waterfall: Mapping[str, Any] | Configuration, granularity: str
+) -> dict[str, Any]:
+    """The waterfall the ledger runs (plain dict form): under ``granularity="step"`` an
+    immediate waterfall whose socialize stage's base is not ``open_interest`` runs with
+    timing ``"batched"`` (docs/backtests.md, "Setup", item 6)."""
+    plain = dict(waterfall) if isinstance(waterfall, Mapping) else waterfall.to_dict()
+    stage = next((s for s in plain.get("stages", ()) if s.get("kind") == "socialize"), None)
     if (
         granularity == "step"
-        and waterfall.timing == "immediate"
-        and isinstance(stage, Socialize)
-        and stage.base != "open_interest"
+        and plain.get("timing", "immediate") == "immediate"
+        and stage is not None
+        and stage.get("base") != "open_interest"
     ):
-        return Waterfall(
-            stages=waterfall.stages,
-            timing="batched",
-            lock_session_profit=waterfall.lock_session_profit,
-        )
-    return waterfall
+        plain["timing"] = "batched"
+    return plain
 
 
 class _Engine:
     """One run: the ledger, the step's ADL queues and liquidated lots, and the outputs."""
 
-    def __init__(self, inputs: EngineInputs, ledger: Ledger) -> None:
+    def __init__(self, inputs: Inputs, ledger: Ledger) -> None:
         self.inputs = inputs
         self.ledger = ledger
         self.n = inputs.num_accounts
@@ -189,11 +239,11 @@ class _Engine:
         """The ADL path was refused (a counterparty would go below zero equity): redo
         the liquidation with the ADL stage left out; the backstop closes the account."""
         ledger = self.ledger
-        full = ledger.waterfall
-        stages = [stage for stage in full.stages if stage.kind != "adl"]
-        if len(stages) == len(full.stages):
+        full = ledger.waterfall.to_dict()
+        stages = [stage for stage in full["stages"] if stage["kind"] != "adl"]
+        if len(stages) == len(full["stages"]):
             raise InvariantError("a liquidation without ADL was refused for margin")
-        ledger.set_waterfall(replace(full, stages=tuple(stages)))
+        ledger.set_waterfall({**full, "stages": stages})
         try:
             return ledger.liquidate(a, HOUSE, prices, adl_queues=self.queues)
         finally:
@@ -247,7 +297,9 @@ class _Engine:
             self.series[name].append(values[name])
 
 
-def _setup(inputs: EngineInputs, waterfall: Waterfall, granularity: str) -> Ledger:
+def _setup(
+    inputs: Inputs, waterfall: Mapping[str, Any] | Configuration, granularity: str
+) -> Ledger:
     """Markets, the house and the population, their opening fills and the fund."""
     ledger = Ledger()
     first = inputs.prices[0].tolist()
@@ -296,8 +348,8 @@ def _column(values: list[int], name: str) -> Int64Array:
 
 
 def simulate(
-    inputs: EngineInputs,
-    waterfall: Waterfall | Mapping[str, Any],
+    inputs: Inputs,
+    waterfall: Mapping[str, Any] | Configuration,
     granularity: str,
     session_steps: int,
     scan: str = "every",
@@ -306,8 +358,10 @@ def simulate(
     """Run the backtest of docs/backtests.md over ``inputs`` with the reference ledger.
 
     Args:
-        inputs: the scenario's exact arrays (validated first).
-        waterfall: the policy's waterfall (a ``Waterfall`` or its plain dict).
+        inputs: the scenario's exact arrays, already validated
+            (``mutualize.sim.EngineInputs`` checks them when it is built).
+        waterfall: the policy's waterfall: its plain dict form, or an object with
+            ``to_dict()`` (a ``mutualize.Waterfall``); the ledger validates it.
         granularity: ``"step"`` or ``"bankruptcy"`` (see :data:`GRANULARITIES`).
         session_steps: steps per session for deferred waterfalls (>= 0; 0: one session,
             settled after the last step).
@@ -330,7 +384,6 @@ def simulate(
         InsufficientMarginError: an ADL counterparty would end below zero equity (the
             ledger refuses the liquidation, which ends the run as in the compiled engine).
     """
-    inputs.validate()
     if granularity not in GRANULARITIES:
         raise InvalidInputError(
             f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}"
@@ -339,8 +392,7 @@ def simulate(
         raise InvalidInputError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
     if isinstance(session_steps, bool) or not isinstance(session_steps, int) or session_steps < 0:
         raise InvalidInputError(f"session_steps must be an int >= 0, got {session_steps!r}")
-    config = Waterfall.from_dict(waterfall)
-    ledger = _setup(inputs, config, granularity)
+    ledger = _setup(inputs, waterfall, granularity)
     timing = ledger.waterfall.timing
     engine = _Engine(inputs, ledger)
     steps = inputs.num_steps

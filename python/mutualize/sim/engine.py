@@ -1,9 +1,10 @@
-"""The backtest engine's Python face: scenario in, :class:`RunResult` out.
+"""The backtest driver: scenario in, :class:`RunResult` out.
 
-The work happens in the compiled core (``mutualize._core.simulate``), with the GIL
-released: a liquidation-price index per market and side, liquidation rounds per step,
-and socialization per step or per bankruptcy (docs/backtests.md). Money is in integer
-minor units, prices in ticks, sizes in lots.
+The engine itself is the backend's (``mutualize._backend``): the compiled one runs in
+Rust with the GIL released (a liquidation-price index per market and side, liquidation
+rounds per step, socialization per step or per bankruptcy: docs/backtests.md); the
+pure-Python one is ``mutualize.reference.sim``. Both give the same result to the unit.
+Money is in integer minor units, prices in ticks, sizes in lots.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _backend
 from ..errors import InvalidInputError
 from .inputs import EngineInputs
 from .progress import progress_bar
@@ -27,24 +29,6 @@ __all__ = ["SCANS", "compare", "run", "run_inputs"]
 #: How liquidatable accounts are found: ``"index"`` (by liquidation price, the default)
 #: or ``"every"`` (every account every round: the naive loop, for tests).
 SCANS = ("index", "every")
-
-
-def _core(required: bool = True) -> Any:
-    """The compiled extension (with its ``simulate``), or ``None`` when it cannot be
-    imported and ``required`` is false."""
-    try:
-        from .. import _core
-
-        _core.simulate  # noqa: B018 - an older build lacks the engine
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the install
-        if not required:
-            return None
-        raise ImportError(
-            "the compiled backtest engine needs the extension mutualize._core, which "
-            f"could not be imported ({exc}); install a mutualize wheel for this platform "
-            "or run with backend='python'"
-        ) from exc
-    return _core
 
 
 def run_inputs(
@@ -68,8 +52,8 @@ def run_inputs(
         scan: ``"index"`` or ``"every"`` (see :data:`SCANS`).
         backend: ``"rust"`` (the compiled engine), ``"python"`` (the pure-Python
             reference engine, ``mutualize.reference.sim``: the same result to the unit,
-            far slower) or ``None``: the compiled one when the extension imports, else
-            the reference.
+            far slower) or ``None``: the default backend, ``mutualize.backend``
+            (``MUTUALIZE_BACKEND`` chooses it).
 
     Raises:
         InvalidInputError: bad inputs, policy or backend (the message names the field).
@@ -81,10 +65,8 @@ def run_inputs(
         raise InvalidInputError(f"policy must be a Policy or a name, got {policy!r}")
     if scan not in SCANS:
         raise InvalidInputError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
-    if backend not in (None, "rust", "python"):
-        raise InvalidInputError(f"backend must be 'rust', 'python' or None, got {backend!r}")
+    engine = _backend.get(backend).engine
     inputs.validate()
-    core = None if backend == "python" else _core(required=backend == "rust")
     steps = inputs.num_steps
     started = time.perf_counter()
     with progress_bar(steps, enabled=progress, desc=chosen.name) as bar:
@@ -95,40 +77,14 @@ def run_inputs(
             bar.update(step - done)
             done = step
 
-        if core is None:
-            from ..reference.sim import simulate
-
-            raw = simulate(
-                inputs,
-                chosen.waterfall,
-                chosen.granularity,
-                chosen.session_steps or inputs.session_steps,
-                scan,
-                tick,
-            )
-        else:
-            raw = core.simulate(
-                inputs.tick_value,
-                inputs.imr_bps,
-                inputs.mmr_bps,
-                inputs.penalty_bps,
-                inputs.collateral,
-                inputs.market,
-                inputs.size,
-                inputs.entry,
-                inputs.prices,
-                inputs.funding,
-                inputs.insurance_fund,
-                inputs.house_collateral,
-                inputs.slippage_bps,
-                inputs.impact_bps,
-                inputs.depth_lots,
-                chosen.session_steps or inputs.session_steps,
-                chosen.waterfall.to_dict(),
-                chosen.granularity,
-                scan,
-                tick,
-            )
+        raw = engine.simulate(
+            inputs,
+            chosen.waterfall.to_dict(),
+            chosen.granularity,
+            chosen.session_steps or inputs.session_steps,
+            scan,
+            tick,
+        )
     seconds = time.perf_counter() - started
     return RunResult.from_raw(_record(inputs, chosen, raw, scenario_name, seed, seconds))
 
