@@ -15,6 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from mutualize import _backend
 from mutualize._allocation import (
     Allocation,
     AllocationBatch,
@@ -23,7 +24,6 @@ from mutualize._allocation import (
     allocate_many_with,
     allocate_with,
 )
-from mutualize import _backend
 from mutualize._backend import BackendWarning
 from mutualize.errors import (
     AmountOverflowError,

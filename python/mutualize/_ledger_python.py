@@ -5,8 +5,8 @@ ledger's parameter names, so code written for one backend runs on the other
 
 from __future__ import annotations
 
-import os
 import operator
+import os
 from collections.abc import Sequence
 from typing import Any
 
