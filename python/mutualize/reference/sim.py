@@ -22,12 +22,14 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mutualize._columns import ACCOUNTS, TOTALS, names
+from mutualize._columns import SERIES as SERIES_COLUMNS
 from mutualize.errors import InsufficientMarginError, InvalidInputError, InvariantError
 from mutualize.reference.ledger import AdlQueue, Event, Ledger
 
 Int64Array = npt.NDArray[np.int64]
 
-__all__ = ["GRANULARITIES", "HOUSE", "SCANS", "SERIES", "simulate"]
+__all__ = ["ACCOUNT_OUTCOMES", "GRANULARITIES", "HOUSE", "SCANS", "SERIES", "simulate"]
 
 #: Ledger id of the house: the counterparty of every opening fill and the backstop.
 HOUSE = 0
@@ -39,24 +41,11 @@ SCANS = ("index", "every")
 MAX_SLIPPAGE_BPS = 5_000
 BPS = 10_000
 
-#: The per-step series, in the compiled engine's order (minor units unless a count/lots).
-SERIES = (
-    "insurance_fund",
-    "bad_debt",
-    "deferred_loss",
-    "deficit",
-    "paid_insurance",
-    "paid_socialized",
-    "paid_adl",
-    "paid_bad_debt",
-    "haircuts",
-    "haircut_accounts",
-    "liquidations",
-    "bankruptcies",
-    "adl_fills",
-    "adl_lots",
-    "open_interest",
-)
+#: The per-step series the engine returns, in order (``mutualize._columns``).
+SERIES: tuple[str, ...] = names(SERIES_COLUMNS, "engine")
+#: The per-account outcomes and the totals it returns.
+ACCOUNT_OUTCOMES: tuple[str, ...] = names(ACCOUNTS, "engine")
+TOTALS_OUT: tuple[str, ...] = names(TOTALS, "engine")
 
 # Which series a waterfall stage's amount is booked under.
 _PAID = {
@@ -429,22 +418,23 @@ def simulate(
             progress(t + 1)
     ledger.check()
     out = engine.accounts
-    equity = [ledger.equity(i + 1) for i in range(engine.n)]
+    outcomes = {
+        "equity": [ledger.equity(i + 1) for i in range(engine.n)],
+        "haircut": out.haircut,
+        "adl_lots": out.adl_lots,
+        "adl_loss": out.adl_loss,
+        "liquidated_step": out.liquidated_step,
+        "deficit": out.deficit,
+    }
+    totals = {
+        "house_equity": ledger.equity(HOUSE),
+        "house_haircut": engine.house_haircut,
+        "bad_debt": ledger.bad_debt,
+        "insurance_fund_end": ledger.insurance_fund
+        + sum(ledger.market_insurance_fund(m) for m in range(engine.markets)),
+    }
     return {
         "series": {name: _column(engine.series[name], name) for name in SERIES},
-        "accounts": {
-            "equity": _column(equity, "equity"),
-            "haircut": _column(out.haircut, "haircut"),
-            "adl_lots": _column(out.adl_lots, "adl_lots"),
-            "adl_loss": _column(out.adl_loss, "adl_loss"),
-            "liquidated_step": _column(out.liquidated_step, "liquidated_step"),
-            "deficit": _column(out.deficit, "deficit"),
-        },
-        "totals": {
-            "house_equity": ledger.equity(HOUSE),
-            "house_haircut": engine.house_haircut,
-            "bad_debt": ledger.bad_debt,
-            "insurance_fund_end": ledger.insurance_fund
-            + sum(ledger.market_insurance_fund(m) for m in range(engine.markets)),
-        },
+        "accounts": {name: _column(outcomes[name], name) for name in ACCOUNT_OUTCOMES},
+        "totals": {name: totals[name] for name in TOTALS_OUT},
     }
