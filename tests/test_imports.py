@@ -77,9 +77,8 @@ def imports(name: str) -> frozenset[str]:
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
                 edges.add(sub if sub in known else target)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value in known:
-                edges.add(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in known:
+            edges.add(node.value)
     return frozenset(e for e in edges if e in known and e != name)
 
 
@@ -99,9 +98,7 @@ def reachable(start: str, through: frozenset[str] = frozenset()) -> set[str]:
     return seen
 
 
-def find_cycle(
-    nodes: Iterable[str], edges: Callable[[str], Iterable[str]]
-) -> list[str] | None:
+def find_cycle(nodes: Iterable[str], edges: Callable[[str], Iterable[str]]) -> list[str] | None:
     """One cycle of the graph, as the nodes along it, or ``None``."""
     state: dict[str, int] = {}  # 1: on the path, 2: done
     path: list[str] = []
