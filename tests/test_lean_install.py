@@ -8,7 +8,6 @@ imported (a meta-path finder refuses them), as on a machine with the core only.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import textwrap
