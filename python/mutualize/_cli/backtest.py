@@ -11,6 +11,7 @@ from mutualize._cli.common import (
     CONTEXT,
     CliError,
     check_out_dir,
+    from_file,
     load_scenario,
     no_progress_option,
     out_option,
@@ -91,7 +92,8 @@ def run(
     from mutualize.sim import Comparison, write_report
     from mutualize.sim import run as run_scenario
 
-    result = run_scenario(scenario, candidates[0], progress=progress(no_progress))
+    with from_file(scenario_file):
+        result = run_scenario(scenario, candidates[0], progress=progress(no_progress))
     single = Comparison({result.policy: result})  # the table and report of one policy
     click.echo(str(single))
     report = write_report(single, out)
@@ -135,7 +137,8 @@ def compare(
     from mutualize.sim import compare as compare_scenario
     from mutualize.sim import write_report
 
-    comparison = compare_scenario(scenario, policies, progress=progress(no_progress))
+    with from_file(scenario_file):
+        comparison = compare_scenario(scenario, policies, progress=progress(no_progress))
     click.echo(str(comparison))
     report = write_report(comparison, out)
     click.echo(f"\nreport: {report}")

@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "CommandGroup",
     "RunError",
     "check_out_dir",
+    "from_file",
     "load_scenario",
     "no_progress_option",
     "out_option",
@@ -149,6 +150,19 @@ def load_scenario(path: Path, seed: int | None) -> Scenario:
     if seed is not None:
         scenario = scenario.with_seed(seed)
     return scenario
+
+
+@contextlib.contextmanager
+def from_file(path: Path) -> Iterator[None]:
+    """Name ``path`` in a scenario error raised while running (a price or account file
+    that cannot be read, a path whose prices grow too large): ``error: <file>: <key>:
+    <why>``, as for the errors found when the file is read."""
+    from mutualize.sim import ScenarioError
+
+    try:
+        yield
+    except ScenarioError as exc:
+        raise CliError(str(exc if exc.source else exc.from_source(str(path)))) from None
 
 
 def pick_policies(scenario: Scenario, names: Sequence[str]) -> list[Policy]:

@@ -11,6 +11,7 @@ from mutualize._cli.common import (
     CONTEXT,
     CliError,
     check_out_dir,
+    from_file,
     load_scenario,
     no_progress_option,
     pick_policies,
@@ -179,16 +180,17 @@ def sweep(
         check_out_dir(out.parent)
     scenario = load_scenario(scenario_file, None)
     policies = pick_policies(scenario, policy_names) if policy_names else None
-    result = run_sweep(
-        scenario,
-        seeds=seed_list,
-        params=params or None,
-        policies=policies,
-        backend=backend,
-        workers=workers,
-        address=address,
-        progress=progress(no_progress),
-    )
+    with from_file(scenario_file):
+        result = run_sweep(
+            scenario,
+            seeds=seed_list,
+            params=params or None,
+            policies=policies,
+            backend=backend,
+            workers=workers,
+            address=address,
+            progress=progress(no_progress),
+        )
     click.echo(str(result))
     if out is not None:
         written = result.to_csv(out) if out.suffix.lower() == ".csv" else result.to_parquet(out)
