@@ -197,3 +197,44 @@ def test_only_the_compiled_backend_imports_the_extension() -> None:
     for name in modules():
         if name.startswith(("mutualize.sim", "mutualize.reference", "mutualize._cli")):
             assert "mutualize._core" not in reachable(name, seam), name
+
+
+# docs/architecture.md, "The layers": each module's layer, by its name's prefix.
+LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            "mutualize.errors",
+            "mutualize._columns",
+            "mutualize._coerce",
+            "mutualize._allocation",
+            "mutualize.waterfall",
+            "mutualize.journal",
+            "mutualize.ledger",
+            "mutualize._extras",
+        ),
+    ),
+    (2, ("mutualize._core", "mutualize._ledger_", "mutualize.reference")),
+    (3, ("mutualize._protocols", "mutualize._backend")),
+    (5, ("mutualize.sim",)),
+    (6, ("mutualize.cli", "mutualize._cli", "mutualize.demo", "mutualize.__main__")),
+)
+
+
+def layer(name: str) -> int:
+    if name == "mutualize":
+        return 4
+    for number, prefixes in LAYERS:
+        if name.startswith(prefixes):
+            return number
+    raise AssertionError(f"{name} has no layer in docs/architecture.md")
+
+
+def test_imports_go_down_the_layers() -> None:
+    upward = [
+        (name, target)
+        for name in sorted(modules())
+        for target in sorted(imports(name))
+        if layer(target) > layer(name)
+    ]
+    assert upward == []

@@ -224,3 +224,17 @@ def test_valid_bounds_still_work() -> None:
     scenario = Scenario.from_toml_text(TINY).with_params(edited)
     assert scenario.population.count == schema.MAX_ACCOUNTS
     assert scenario.steps == schema.MAX_STEPS
+
+
+def _between(text: str, name: str) -> str:
+    start = text.index(f"<!-- {name}:begin -->\n") + len(f"<!-- {name}:begin -->\n")
+    return text[start : text.index(f"<!-- {name}:end -->")]
+
+
+def test_the_docs_tables_are_the_schemas() -> None:
+    # Regenerate with `python -m mutualize.sim.schema` and `python -m mutualize._columns`.
+    from mutualize import _columns
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "backtests.md").read_text("utf-8")
+    assert _between(docs, "schema") == schema.markdown()
+    assert _between(docs, "columns") == _columns.docs_markdown()

@@ -20,6 +20,7 @@ __all__ = [
     "SERIES",
     "TOTALS",
     "Column",
+    "docs_markdown",
     "markdown",
     "names",
 ]
@@ -215,6 +216,19 @@ def markdown(columns: tuple[Column, ...]) -> str:
     return "\n".join(lines)
 
 
+def docs_markdown() -> str:
+    """The three tables as docs/backtests.md shows them ("Outputs")."""
+    return (
+        "Per step (after the step; the index is `step`, then one `mark_<market>` column "
+        "per market, in ticks):\n\n"
+        + markdown(SERIES)
+        + "\n\nPer account (the house excluded):\n\n"
+        + markdown(ACCOUNTS)
+        + "\n\nTotals (exact integers):\n\n"
+        + markdown(TOTALS)
+        + "\n"
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover - prints the docs' tables
-    for title, table in (("Series", SERIES), ("Accounts", ACCOUNTS), ("Totals", TOTALS)):
-        sys.stdout.write(f"{title}:\n\n{markdown(table)}\n\n")
+    sys.stdout.write(docs_markdown())

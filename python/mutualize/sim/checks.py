@@ -110,7 +110,7 @@ def bound(number: float) -> str:
             power = (abs(whole) + offset).bit_length() - 1
             if power >= 30 and abs(whole) + offset == 2**power:
                 return f"{'-' if whole < 0 else ''}2**{power}{suffix}"
-        return str(whole)
+        return f"{whole:_}" if abs(whole) >= 100_000 else str(whole)
     return repr(float(number))
 
 

@@ -541,7 +541,7 @@ def _default(f: Field) -> str:
     if f.default is None:
         return "required" if f.required else "-"
     if isinstance(f.default, Mapping):
-        return ", ".join(f"{k} = {v}" for k, v in f.default.items())
+        return "`{ " + ", ".join(f"{k} = {_value(v)}" for k, v in f.default.items()) + " }`"
     if isinstance(f.default, str):
         return f'"{f.default}"'
     if isinstance(f.default, bool):
@@ -549,6 +549,14 @@ def _default(f: Field) -> str:
     if isinstance(f.default, int):
         return f"{f.default:_}" if abs(f.default) >= 10_000 else str(f.default)
     return repr(f.default)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:_}"
+    return str(value)
 
 
 def markdown() -> str:
@@ -562,8 +570,9 @@ def markdown() -> str:
         out += ["| key | type | bounds | default | unit | meaning |"]
         out += ["| --- | --- | --- | --- | --- | --- |"]
         for f in section.fields:
+            bounds = f"`{f.bounds()}`" if f.bounds() else ""
             out.append(
-                f"| `{f.name}` | {_TYPES[f.kind]} | {f.bounds()} | {_default(f)} | "
+                f"| `{f.name}` | {_TYPES[f.kind]} | {bounds} | {_default(f)} | "
                 f"{f.unit} | {f.doc} |"
             )
         out.append("")
