@@ -572,8 +572,7 @@ def markdown() -> str:
         for f in section.fields:
             bounds = f"`{f.bounds()}`" if f.bounds() else ""
             out.append(
-                f"| `{f.name}` | {_TYPES[f.kind]} | {bounds} | {_default(f)} | "
-                f"{f.unit} | {f.doc} |"
+                f"| `{f.name}` | {_TYPES[f.kind]} | {bounds} | {_default(f)} | {f.unit} | {f.doc} |"
             )
         out.append("")
     return "\n".join(out).rstrip() + "\n"
