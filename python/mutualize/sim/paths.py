@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 PATH_KINDS: tuple[str, ...] = PATH["kind"].choices
-SEED_MAX = 2**63 - 1
 # Entropy tag of the streams that are not a market's own: ``[seed, _TAG, n]``.
 _TAG = 2**32 - 1
 COMMON_STREAM = 2

@@ -79,8 +79,6 @@ __all__ = [
     "policy",
 ]
 
-INT64_MAX = 2**63 - 1
-
 
 def _default_policies() -> tuple[Policy, ...]:
     return tuple(policy(name) for name in DEMO_POLICIES)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .checks import (
+    MAX_TEXT,
     ScenarioError,
     bound,
     check_choice,
@@ -157,6 +158,8 @@ class Field:
         """The bounds as the docs write them (``1..=10000``, ``> 0 and < 1``)."""
         if self.choices:
             return ", ".join(f'"{c}"' for c in self.choices)
+        if self.kind in ("text", "file"):
+            return f"1 to {MAX_TEXT:,} characters"
         hi = self.hi if isinstance(self.hi, str) else (None if self.hi is None else bound(self.hi))
         lo = None if self.lo is None else bound(self.lo)
         if self.kind == "int" and lo is not None and hi is not None:
