@@ -455,3 +455,19 @@ def test_queued_liquidation_checks_its_queues() -> None:
     ledger = _winners()
     with pytest.raises(InvalidInputError, match="adl_queues"):
         ledger.liquidate(1, 0, adl_queues=[])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_engines_return_the_declared_columns(backend: str) -> None:
+    # Both engines name their output as mutualize._columns declares, in that order.
+    from mutualize import _backend, _columns
+
+    if backend == "rust" and mz.backend != "rust":
+        pytest.skip("compiled extension not available")
+    engine = _backend.get(backend).engine
+    raw = engine.simulate(
+        _adl_cascade(), named_policy("bitmex_adl").waterfall.to_dict(), "step", 0, "index", None
+    )
+    assert list(raw["series"]) == list(_columns.names(_columns.SERIES, "engine"))
+    assert list(raw["accounts"]) == list(_columns.names(_columns.ACCOUNTS, "engine"))
+    assert set(raw["totals"]) == set(_columns.names(_columns.TOTALS, "engine"))

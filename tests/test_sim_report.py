@@ -38,7 +38,7 @@ def three_policies() -> Comparison:
 
 def test_report_files(three_policies: Comparison, tmp_path: Path) -> None:
     folder = tmp_path / "report"
-    page = three_policies.to_report(folder)
+    page = report.write_report(three_policies, folder)
     assert page == folder / "report.html"
     names = sorted(p.name for p in folder.iterdir())
     assert names == sorted([*(name for name, _ in report.PLOTS), "comparison.csv", "report.html"])

@@ -710,7 +710,10 @@ def test_with_params_errors_name_the_key(key: str, value: object, message: str) 
         ),
         (("insurance_fund = 10", "insurance_fund = 1e3"), r"insurance_fund: expected an integer"),
         (("rate_bps = 1", "rate_bps = true"), r"funding.rate_bps: expected an integer"),
-        (("depth_lots = 10", "depth_lots = 0"), r"execution.depth_lots: expected an integer >= 1"),
+        (
+            ("depth_lots = 10", "depth_lots = 0"),
+            r"execution.depth_lots: expected an integer in 1..=2\*\*62",
+        ),
         (("[path]\nkind", "steps = 5\n[path]\nkind"), r"s.toml: population.steps: unknown key"),
         (
             ("market_weights = [1, 1]", "market_weights = [1]"),

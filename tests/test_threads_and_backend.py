@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +126,85 @@ def test_missing_extension_falls_back_to_reference() -> None:
     assert "no wheel for this platform" in proc.stderr
     forced = _run(code, "rust")
     assert forced.returncode != 0
+
+
+# A meta-path finder that records, then refuses, every attempt to import the compiled
+# module (a caller that catches the ImportError and falls back still shows up).
+_BLOCK_CORE = """
+import atexit, sys
+attempts = []
+class BlockCore:
+    def find_spec(self, name, path=None, target=None):
+        if name == "mutualize._core":
+            attempts.append(name)
+            raise ImportError("mutualize._core was imported")
+sys.meta_path.insert(0, BlockCore())
+def _no_attempt():
+    if attempts or "mutualize._core" in sys.modules:
+        sys.stderr.write("the compiled module was imported\\n")
+        sys.stdout.flush()
+        import os
+        os._exit(3)
+atexit.register(_no_attempt)
+"""
+
+_SMALL = {"population.count": 120, "path.steps": 120, "path.crash_step": 40}
+
+
+def test_python_backend_backtests_never_import_the_extension(tmp_path: Path) -> None:
+    code = _BLOCK_CORE + (
+        "import json, sys\n"
+        "from mutualize.sim import Scenario, compare, run\n"
+        f"scenario = Scenario.demo().with_params({_SMALL!r})\n"
+        "one = run(scenario, 'bitmex_adl', progress=False)\n"
+        "both = compare(scenario, progress=False)\n"
+        "assert 'mutualize._core' not in sys.modules\n"
+        "print(json.dumps({label: dict(r.metrics) for label, r in both.items()}))\n"
+        "print(json.dumps(dict(one.totals)))\n"
+    )
+    proc = _run(code, "python")
+    assert proc.returncode == 0, proc.stderr
+    metrics_line, totals_line = proc.stdout.splitlines()
+    if mutualize.backend == "rust":
+        from mutualize.sim import Scenario, compare, run
+
+        scenario = Scenario.demo().with_params(_SMALL)
+        compiled = compare(scenario, progress=False, backend="rust")
+        assert json.loads(metrics_line) == {label: dict(r.metrics) for label, r in compiled.items()}
+        one = run(scenario, "bitmex_adl", progress=False, backend="rust")
+        assert json.loads(totals_line) == dict(one.totals)
+
+
+def test_python_backend_cli_demo_never_imports_the_extension(tmp_path: Path) -> None:
+    code = _BLOCK_CORE + (
+        "import sys\n"
+        "import mutualize.sim.scenario as scenario_module\n"
+        "demo = scenario_module.Scenario.demo\n"
+        f"scenario_module.Scenario.demo = classmethod(lambda cls: demo().with_params({_SMALL!r}))\n"
+        "from mutualize.cli import main\n"
+        f"try:\n    main(['demo', '--no-progress', '--out', {str(tmp_path / 'out')!r}])\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "assert 'mutualize._core' not in sys.modules\n"
+        "print('ok')\n"
+    )
+    proc = _run(code, "python")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("ok")
+    assert (tmp_path / "out" / "report.html").stat().st_size > 0
+
+
+def test_explicit_backend_argument_overrides_the_default() -> None:
+    code = _BLOCK_CORE + (
+        "from mutualize.sim import Scenario, run\n"
+        f"scenario = Scenario.demo().with_params({_SMALL!r})\n"
+        "run(scenario, progress=False, backend='python')\n"
+        "try:\n"
+        "    run(scenario, progress=False, backend='rust')\n"
+        "except ImportError as exc:\n"
+        "    print('ImportError', 'backend=' in str(exc))\n"
+        "attempts.clear()  # that one was asked for\n"
+    )
+    proc = _run(code, "python")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ImportError True"

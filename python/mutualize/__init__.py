@@ -15,6 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from mutualize import _backend
 from mutualize._allocation import (
     Allocation,
     AllocationBatch,
@@ -23,7 +24,7 @@ from mutualize._allocation import (
     allocate_many_with,
     allocate_with,
 )
-from mutualize._backend import BackendWarning, load_kernel
+from mutualize._backend import BackendWarning
 from mutualize.errors import (
     AmountOverflowError,
     AmountTypeError,
@@ -80,12 +81,14 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-backend, _KERNEL = load_kernel()
+_BACKEND = _backend.default()
+backend: str = _BACKEND.name
+_KERNEL = _BACKEND.kernel
 
-if TYPE_CHECKING or backend == "rust":
+if TYPE_CHECKING:
     from mutualize._ledger_rust import Ledger
 else:
-    from mutualize._ledger_python import Ledger  # type: ignore[assignment]
+    Ledger = _BACKEND.ledger
 
 
 def allocate(

@@ -260,6 +260,17 @@ def _output(out: object, n: int) -> Int64Array:
     return out
 
 
+def _check_names(rule: object, rounding: object) -> None:
+    """A rule or rounding that is not even a string is an unknown one (as the kernels
+    say of an unknown string), on both backends alike."""
+    for what, value, names in (
+        ("rule", rule, "'pro_rata', 'equal_loss' or 'equal_award'"),
+        ("rounding", rounding, "'exact', 'down' or 'up'"),
+    ):
+        if not isinstance(value, str):
+            raise InvalidInputError(f"unknown {what} {value!r}: expected {names}")
+
+
 def allocate_with(
     kernel: Kernel,
     claims: object,
@@ -277,6 +288,7 @@ def allocate_with(
     claims_array = as_amount_array(claims, "claims")
     loss_int = as_amount(loss, "loss")
     haircuts = _output(out, claims_array.shape[0])
+    _check_names(rule, rounding)
     total, target, dust, surplus, base = kernel.allocate(
         claims_array,
         loss_int,
@@ -321,6 +333,7 @@ def allocate_many_with(
     offsets_array = as_amount_array(offsets, "offsets")
     losses_array = as_amount_array(losses, "losses")
     haircuts = _output(out, claims_array.shape[0])
+    _check_names(rule, rounding)
     totals, targets, uncovered, dust, surplus = kernel.allocate_many(
         claims_array,
         offsets_array,

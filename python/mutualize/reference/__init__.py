@@ -2,9 +2,14 @@
 
 Written from the specification with Python ints, independently of the Rust core and
 never calling it. It serves two purposes: differential tests require the compiled
-kernel to agree with it exactly, and it is the fallback backend where the extension
-cannot be loaded. Its public functions have the same signatures and results as
-``mutualize.allocate`` and ``mutualize.allocate_many``.
+kernel to agree with it exactly, and it is the pure-Python backend
+(``mutualize._backend_python``), used where the extension cannot be loaded or with
+``MUTUALIZE_BACKEND=python``. Modules: ``_allocate`` (the kernel), ``ledger`` and
+``sim`` (the backtest engine). :data:`KERNEL` adapts the kernel to numpy columns;
+:func:`allocate` and :func:`allocate_many` have the same signatures and results as
+``mutualize.allocate`` and ``mutualize.allocate_many`` (they share its input
+conversion and result types, ``mutualize._allocation``: the one thing of the package,
+with the exception classes and ``mutualize._columns``, that the reference uses).
 """
 
 from __future__ import annotations
@@ -13,17 +18,18 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from mutualize._allocation import (
     Allocation,
     AllocationBatch,
-    Kernel,
     allocate_many_with,
     allocate_with,
 )
-from mutualize._coerce import Int64Array
 from mutualize.errors import AmountOverflowError
 from mutualize.reference import _allocate
+
+Int64Array = npt.NDArray[np.int64]
 
 __all__ = ["KERNEL", "allocate", "allocate_many"]
 
@@ -104,7 +110,8 @@ class _ListKernel:
         )
 
 
-KERNEL: Kernel = _ListKernel()
+#: The raw kernels on int64 columns (``mutualize._allocation.Kernel``).
+KERNEL = _ListKernel()
 
 
 def allocate(

@@ -1,10 +1,12 @@
 """The pure-Python reference backtest engine (docs/backtests.md).
 
 Written from the contract alone over the reference ledger (``mutualize.reference.ledger``)
-with Python ints, independently of the compiled engine and never calling it.
-:func:`simulate` returns exactly what ``mutualize._core.simulate`` returns, so the two are
-compared in differential tests and this one serves where the extension cannot load.
-Money is in integer minor units, prices in ticks, sizes in lots.
+with Python ints, independently of the compiled engine and never calling it; like the
+rest of the reference it imports nothing of the package but the exception classes and
+the shared names of ``mutualize._columns``. :func:`simulate` returns exactly what the
+compiled engine returns, so the two are compared in differential tests and this one
+is the engine of the pure-Python backend. Money is in integer minor units, prices in
+ticks, sizes in lots.
 
 It always scans every account every round (the naive loop): the ``scan`` argument is
 checked and otherwise ignored, since the compiled engine's index finds exactly the same
@@ -14,17 +16,20 @@ accounts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
+from mutualize._columns import ACCOUNTS, TOTALS, names
+from mutualize._columns import SERIES as SERIES_COLUMNS
 from mutualize.errors import InsufficientMarginError, InvalidInputError, InvariantError
 from mutualize.reference.ledger import AdlQueue, Event, Ledger
-from mutualize.sim.inputs import EngineInputs, Int64Array
-from mutualize.waterfall import Socialize, Waterfall
 
-__all__ = ["GRANULARITIES", "HOUSE", "SCANS", "SERIES", "simulate"]
+Int64Array = npt.NDArray[np.int64]
+
+__all__ = ["ACCOUNT_OUTCOMES", "GRANULARITIES", "HOUSE", "SCANS", "SERIES", "simulate"]
 
 #: Ledger id of the house: the counterparty of every opening fill and the backstop.
 HOUSE = 0
@@ -36,24 +41,11 @@ SCANS = ("index", "every")
 MAX_SLIPPAGE_BPS = 5_000
 BPS = 10_000
 
-#: The per-step series, in the compiled engine's order (minor units unless a count/lots).
-SERIES = (
-    "insurance_fund",
-    "bad_debt",
-    "deferred_loss",
-    "deficit",
-    "paid_insurance",
-    "paid_socialized",
-    "paid_adl",
-    "paid_bad_debt",
-    "haircuts",
-    "haircut_accounts",
-    "liquidations",
-    "bankruptcies",
-    "adl_fills",
-    "adl_lots",
-    "open_interest",
-)
+#: The per-step series the engine returns, in order (``mutualize._columns``).
+SERIES: tuple[str, ...] = names(SERIES_COLUMNS, "engine")
+#: The per-account outcomes and the totals it returns.
+ACCOUNT_OUTCOMES: tuple[str, ...] = names(ACCOUNTS, "engine")
+TOTALS_OUT: tuple[str, ...] = names(TOTALS, "engine")
 
 # Which series a waterfall stage's amount is booked under.
 _PAID = {
@@ -101,29 +93,76 @@ class _Accounts:
         self.deficit = [0] * self.n
 
 
-def effective_waterfall(waterfall: Waterfall, granularity: str) -> Waterfall:
-    """The waterfall the ledger runs: under ``granularity="step"`` an immediate waterfall
-    whose socialize stage's base is not ``open_interest`` runs with timing ``"batched"``
-    (docs/backtests.md, "Setup", item 6)."""
-    stage = waterfall.stage("socialize")
+class Inputs(Protocol):
+    """What the engine reads (docs/backtests.md, "Inputs"): int64 arrays per market,
+    per account and per step and market, and the venue's integers."""
+
+    @property
+    def tick_value(self) -> Int64Array: ...
+    @property
+    def imr_bps(self) -> Int64Array: ...
+    @property
+    def mmr_bps(self) -> Int64Array: ...
+    @property
+    def penalty_bps(self) -> Int64Array: ...
+    @property
+    def collateral(self) -> Int64Array: ...
+    @property
+    def market(self) -> Int64Array: ...
+    @property
+    def size(self) -> Int64Array: ...
+    @property
+    def entry(self) -> Int64Array: ...
+    @property
+    def prices(self) -> Int64Array: ...
+    @property
+    def funding(self) -> Int64Array: ...
+    @property
+    def insurance_fund(self) -> int: ...
+    @property
+    def house_collateral(self) -> int: ...
+    @property
+    def slippage_bps(self) -> int: ...
+    @property
+    def impact_bps(self) -> int: ...
+    @property
+    def depth_lots(self) -> int: ...
+    @property
+    def num_markets(self) -> int: ...
+    @property
+    def num_accounts(self) -> int: ...
+    @property
+    def num_steps(self) -> int: ...
+
+
+class Configuration(Protocol):
+    """A waterfall object (``mutualize.Waterfall``): its plain dict form."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def effective_waterfall(
+    waterfall: Mapping[str, Any] | Configuration, granularity: str
+) -> dict[str, Any]:
+    """The waterfall the ledger runs (plain dict form): under ``granularity="step"`` an
+    immediate waterfall whose socialize stage's base is not ``open_interest`` runs with
+    timing ``"batched"`` (docs/backtests.md, "Setup", item 6)."""
+    plain = dict(waterfall) if isinstance(waterfall, Mapping) else waterfall.to_dict()
+    stage = next((s for s in plain.get("stages", ()) if s.get("kind") == "socialize"), None)
     if (
         granularity == "step"
-        and waterfall.timing == "immediate"
-        and isinstance(stage, Socialize)
-        and stage.base != "open_interest"
+        and plain.get("timing", "immediate") == "immediate"
+        and stage is not None
+        and stage.get("base") != "open_interest"
     ):
-        return Waterfall(
-            stages=waterfall.stages,
-            timing="batched",
-            lock_session_profit=waterfall.lock_session_profit,
-        )
-    return waterfall
+        plain["timing"] = "batched"
+    return plain
 
 
 class _Engine:
     """One run: the ledger, the step's ADL queues and liquidated lots, and the outputs."""
 
-    def __init__(self, inputs: EngineInputs, ledger: Ledger) -> None:
+    def __init__(self, inputs: Inputs, ledger: Ledger) -> None:
         self.inputs = inputs
         self.ledger = ledger
         self.n = inputs.num_accounts
@@ -189,11 +228,11 @@ class _Engine:
         """The ADL path was refused (a counterparty would go below zero equity): redo
         the liquidation with the ADL stage left out; the backstop closes the account."""
         ledger = self.ledger
-        full = ledger.waterfall
-        stages = [stage for stage in full.stages if stage.kind != "adl"]
-        if len(stages) == len(full.stages):
+        full = ledger.waterfall.to_dict()
+        stages = [stage for stage in full["stages"] if stage["kind"] != "adl"]
+        if len(stages) == len(full["stages"]):
             raise InvariantError("a liquidation without ADL was refused for margin")
-        ledger.set_waterfall(replace(full, stages=tuple(stages)))
+        ledger.set_waterfall({**full, "stages": stages})
         try:
             return ledger.liquidate(a, HOUSE, prices, adl_queues=self.queues)
         finally:
@@ -247,7 +286,9 @@ class _Engine:
             self.series[name].append(values[name])
 
 
-def _setup(inputs: EngineInputs, waterfall: Waterfall, granularity: str) -> Ledger:
+def _setup(
+    inputs: Inputs, waterfall: Mapping[str, Any] | Configuration, granularity: str
+) -> Ledger:
     """Markets, the house and the population, their opening fills and the fund."""
     ledger = Ledger()
     first = inputs.prices[0].tolist()
@@ -296,8 +337,8 @@ def _column(values: list[int], name: str) -> Int64Array:
 
 
 def simulate(
-    inputs: EngineInputs,
-    waterfall: Waterfall | Mapping[str, Any],
+    inputs: Inputs,
+    waterfall: Mapping[str, Any] | Configuration,
     granularity: str,
     session_steps: int,
     scan: str = "every",
@@ -306,8 +347,10 @@ def simulate(
     """Run the backtest of docs/backtests.md over ``inputs`` with the reference ledger.
 
     Args:
-        inputs: the scenario's exact arrays (validated first).
-        waterfall: the policy's waterfall (a ``Waterfall`` or its plain dict).
+        inputs: the scenario's exact arrays, already validated
+            (``mutualize.sim.EngineInputs`` checks them when it is built).
+        waterfall: the policy's waterfall: its plain dict form, or an object with
+            ``to_dict()`` (a ``mutualize.Waterfall``); the ledger validates it.
         granularity: ``"step"`` or ``"bankruptcy"`` (see :data:`GRANULARITIES`).
         session_steps: steps per session for deferred waterfalls (>= 0; 0: one session,
             settled after the last step).
@@ -330,7 +373,6 @@ def simulate(
         InsufficientMarginError: an ADL counterparty would end below zero equity (the
             ledger refuses the liquidation, which ends the run as in the compiled engine).
     """
-    inputs.validate()
     if granularity not in GRANULARITIES:
         raise InvalidInputError(
             f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}"
@@ -339,8 +381,7 @@ def simulate(
         raise InvalidInputError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
     if isinstance(session_steps, bool) or not isinstance(session_steps, int) or session_steps < 0:
         raise InvalidInputError(f"session_steps must be an int >= 0, got {session_steps!r}")
-    config = Waterfall.from_dict(waterfall)
-    ledger = _setup(inputs, config, granularity)
+    ledger = _setup(inputs, waterfall, granularity)
     timing = ledger.waterfall.timing
     engine = _Engine(inputs, ledger)
     steps = inputs.num_steps
@@ -377,22 +418,23 @@ def simulate(
             progress(t + 1)
     ledger.check()
     out = engine.accounts
-    equity = [ledger.equity(i + 1) for i in range(engine.n)]
+    outcomes = {
+        "equity": [ledger.equity(i + 1) for i in range(engine.n)],
+        "haircut": out.haircut,
+        "adl_lots": out.adl_lots,
+        "adl_loss": out.adl_loss,
+        "liquidated_step": out.liquidated_step,
+        "deficit": out.deficit,
+    }
+    totals = {
+        "house_equity": ledger.equity(HOUSE),
+        "house_haircut": engine.house_haircut,
+        "bad_debt": ledger.bad_debt,
+        "insurance_fund_end": ledger.insurance_fund
+        + sum(ledger.market_insurance_fund(m) for m in range(engine.markets)),
+    }
     return {
         "series": {name: _column(engine.series[name], name) for name in SERIES},
-        "accounts": {
-            "equity": _column(equity, "equity"),
-            "haircut": _column(out.haircut, "haircut"),
-            "adl_lots": _column(out.adl_lots, "adl_lots"),
-            "adl_loss": _column(out.adl_loss, "adl_loss"),
-            "liquidated_step": _column(out.liquidated_step, "liquidated_step"),
-            "deficit": _column(out.deficit, "deficit"),
-        },
-        "totals": {
-            "house_equity": ledger.equity(HOUSE),
-            "house_haircut": engine.house_haircut,
-            "bad_debt": ledger.bad_debt,
-            "insurance_fund_end": ledger.insurance_fund
-            + sum(ledger.market_insurance_fund(m) for m in range(engine.markets)),
-        },
+        "accounts": {name: _column(outcomes[name], name) for name in ACCOUNT_OUTCOMES},
+        "totals": {name: totals[name] for name in TOTALS_OUT},
     }

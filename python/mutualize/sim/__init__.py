@@ -7,6 +7,16 @@ several, and :func:`sweep` maps many seeds and parameter values over local proce
 threads, Dask or Ray. Money is in integer minor units, prices in ticks, sizes in lots.
 
 The public names are imported on first use, so ``import mutualize.sim`` stays cheap.
+Scenarios, the engine and numeric results need numpy only; tables (pandas DataFrames,
+Parquet), progress bars and sweeps need ``pip install 'mutualize[sim]'``, reports
+``'mutualize[report]'``.
+
+Modules, one idea each: ``schema`` (every scenario field's type, bounds and default),
+``checks``, ``toml``, ``params``, ``scenario`` with its sections ``markets``,
+``population``, ``paths``, ``funding``, ``policies`` and the data ``files``; ``inputs``
+(the engine's exact arrays), ``engine`` (the driver), ``results``, ``metrics``,
+``formatting``, ``report``, ``progress``, and ``sweep`` with ``tasks`` and
+``executors``. Results never import reports.
 """
 
 from __future__ import annotations
@@ -19,35 +29,30 @@ from typing import TYPE_CHECKING, Any
 from .sweep import BackendUnavailableError, SweepResult, sweep
 
 if TYPE_CHECKING:
+    from .checks import ScenarioError
     from .engine import compare, run, run_inputs
+    from .funding import Funding
     from .inputs import EngineInputs
+    from .markets import Execution, MarketSpec
+    from .paths import PricePath
+    from .policies import POLICY_NAMES, Policy, policy
+    from .population import Population
     from .report import write_report
     from .results import Comparison, RunResult
-    from .scenario import (
-        POLICY_NAMES,
-        Execution,
-        Funding,
-        MarketSpec,
-        Policy,
-        Population,
-        PricePath,
-        Scenario,
-        ScenarioError,
-        policy,
-    )
+    from .scenario import Scenario
 
 # Public name -> the submodule that defines it.
 _LAZY: dict[str, str] = {
     "Scenario": "scenario",
-    "Policy": "scenario",
-    "MarketSpec": "scenario",
-    "Population": "scenario",
-    "PricePath": "scenario",
-    "Funding": "scenario",
-    "Execution": "scenario",
-    "ScenarioError": "scenario",
-    "policy": "scenario",
-    "POLICY_NAMES": "scenario",
+    "Policy": "policies",
+    "MarketSpec": "markets",
+    "Population": "population",
+    "PricePath": "paths",
+    "Funding": "funding",
+    "Execution": "markets",
+    "ScenarioError": "checks",
+    "policy": "policies",
+    "POLICY_NAMES": "policies",
     "run": "engine",
     "run_inputs": "engine",
     "compare": "engine",

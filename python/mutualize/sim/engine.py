@@ -1,50 +1,33 @@
-"""The backtest engine's Python face: scenario in, :class:`RunResult` out.
+"""The backtest driver: scenario in, :class:`~mutualize.sim.results.RunResult` out.
 
-The work happens in the compiled core (``mutualize._core.simulate``), with the GIL
-released: a liquidation-price index per market and side, liquidation rounds per step,
-and socialization per step or per bankruptcy (docs/backtests.md). Money is in integer
-minor units, prices in ticks, sizes in lots.
+The engine itself is the backend's (``mutualize._backend``): the compiled one runs in
+Rust with the GIL released (a liquidation-price index per market and side, liquidation
+rounds per step, socialization per step or per bankruptcy: docs/backtests.md); the
+pure-Python one is ``mutualize.reference.sim``. Both give the same result to the unit.
+The inputs are checked when they are made (:class:`~mutualize.sim.inputs.EngineInputs`),
+the policy when it is made (:class:`~mutualize.sim.policies.Policy`); this module checks
+only its own arguments. Money is in integer minor units, prices in ticks, sizes in lots.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import Any
 
-import numpy as np
-
+from .. import _backend
 from ..errors import InvalidInputError
 from .inputs import EngineInputs
+from .policies import Policy
+from .policies import policy as named_policy
 from .progress import progress_bar
 from .results import Comparison, RunResult
-from .scenario import Policy, Scenario
-from .scenario import policy as named_policy
+from .scenario import Scenario
 
 __all__ = ["SCANS", "compare", "run", "run_inputs"]
 
 #: How liquidatable accounts are found: ``"index"`` (by liquidation price, the default)
 #: or ``"every"`` (every account every round: the naive loop, for tests).
 SCANS = ("index", "every")
-
-
-def _core(required: bool = True) -> Any:
-    """The compiled extension (with its ``simulate``), or ``None`` when it cannot be
-    imported and ``required`` is false."""
-    try:
-        from .. import _core
-
-        _core.simulate  # noqa: B018 - an older build lacks the engine
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the install
-        if not required:
-            return None
-        raise ImportError(
-            "the compiled backtest engine needs the extension mutualize._core, which "
-            f"could not be imported ({exc}); install a mutualize wheel for this platform "
-            "or run with backend='python'"
-        ) from exc
-    return _core
 
 
 def run_inputs(
@@ -60,7 +43,7 @@ def run_inputs(
     """Run one policy over already-built inputs.
 
     Args:
-        inputs: the exact arrays (see :class:`EngineInputs`); validated first.
+        inputs: the exact arrays (see :class:`EngineInputs`, checked when made).
         policy: a :class:`Policy` or a name from ``mutualize.sim.POLICY_NAMES``.
         progress: show a progress bar (``None``: when stderr is a terminal and the run
             takes over a second).
@@ -68,8 +51,8 @@ def run_inputs(
         scan: ``"index"`` or ``"every"`` (see :data:`SCANS`).
         backend: ``"rust"`` (the compiled engine), ``"python"`` (the pure-Python
             reference engine, ``mutualize.reference.sim``: the same result to the unit,
-            far slower) or ``None``: the compiled one when the extension imports, else
-            the reference.
+            far slower) or ``None``: the default backend, ``mutualize.backend``
+            (``MUTUALIZE_BACKEND`` chooses it).
 
     Raises:
         InvalidInputError: bad inputs, policy or backend (the message names the field).
@@ -79,15 +62,13 @@ def run_inputs(
     chosen = named_policy(policy) if isinstance(policy, str) else policy
     if not isinstance(chosen, Policy):
         raise InvalidInputError(f"policy must be a Policy or a name, got {policy!r}")
+    if not isinstance(inputs, EngineInputs):
+        raise InvalidInputError(f"inputs must be EngineInputs, got {type(inputs).__name__}")
     if scan not in SCANS:
         raise InvalidInputError(f"scan must be one of {', '.join(SCANS)}, got {scan!r}")
-    if backend not in (None, "rust", "python"):
-        raise InvalidInputError(f"backend must be 'rust', 'python' or None, got {backend!r}")
-    inputs.validate()
-    core = None if backend == "python" else _core(required=backend == "rust")
-    steps = inputs.num_steps
+    engine = _backend.get(backend).engine
     started = time.perf_counter()
-    with progress_bar(steps, enabled=progress, desc=chosen.name) as bar:
+    with progress_bar(inputs.num_steps, enabled=progress, desc=chosen.name) as bar:
         done = 0
 
         def tick(step: int) -> None:
@@ -95,92 +76,23 @@ def run_inputs(
             bar.update(step - done)
             done = step
 
-        if core is None:
-            from ..reference.sim import simulate
-
-            raw = simulate(
-                inputs,
-                chosen.waterfall,
-                chosen.granularity,
-                chosen.session_steps or inputs.session_steps,
-                scan,
-                tick,
-            )
-        else:
-            raw = core.simulate(
-                inputs.tick_value,
-                inputs.imr_bps,
-                inputs.mmr_bps,
-                inputs.penalty_bps,
-                inputs.collateral,
-                inputs.market,
-                inputs.size,
-                inputs.entry,
-                inputs.prices,
-                inputs.funding,
-                inputs.insurance_fund,
-                inputs.house_collateral,
-                inputs.slippage_bps,
-                inputs.impact_bps,
-                inputs.depth_lots,
-                chosen.session_steps or inputs.session_steps,
-                chosen.waterfall.to_dict(),
-                chosen.granularity,
-                scan,
-                tick,
-            )
-    seconds = time.perf_counter() - started
-    return RunResult.from_raw(_record(inputs, chosen, raw, scenario_name, seed, seconds))
-
-
-def _record(
-    inputs: EngineInputs,
-    chosen: Policy,
-    raw: dict[str, Any],
-    scenario_name: str,
-    seed: int,
-    seconds: float,
-) -> dict[str, Any]:
-    series: dict[str, Any] = dict(raw["series"])
-    steps = inputs.num_steps
-    series["step"] = np.arange(steps, dtype=np.int64)
-    series["marks"] = inputs.prices
-    accounts: dict[str, Any] = dict(raw["accounts"])
-    n = inputs.num_accounts
-    accounts.update(
-        account=np.arange(1, n + 1, dtype=np.int64),
-        market=inputs.market,
-        size0=inputs.size,
-        entry=inputs.entry,
-        collateral0=inputs.collateral,
+        raw = engine.simulate(
+            inputs,
+            chosen.waterfall.to_dict(),
+            chosen.granularity,
+            chosen.session_steps or inputs.session_steps,
+            scan,
+            tick,
+        )
+    return RunResult.from_engine(
+        raw,
+        inputs,
+        scenario=scenario_name,
+        policy=chosen.name,
+        seed=seed,
+        seconds=time.perf_counter() - started,
+        market_names=inputs.market_names,
     )
-    engine_totals = raw["totals"]
-    totals = {
-        "insurance_fund_start": int(inputs.insurance_fund),
-        "insurance_fund_end": int(engine_totals["insurance_fund_end"]),
-        "bad_debt": int(engine_totals["bad_debt"]),
-        "house_equity": int(engine_totals["house_equity"]),
-        "house_haircut": int(engine_totals["house_haircut"]),
-        "deficit": _sum(series["deficit"]),
-        "haircuts": _sum(series["haircuts"]),
-        "adl_loss": _sum(accounts["adl_loss"]),
-        "liquidations": _sum(series["liquidations"]),
-    }
-    return {
-        "scenario": scenario_name,
-        "policy": chosen.name,
-        "seed": seed,
-        "seconds": seconds,
-        "market_names": inputs.market_names,
-        "series": series,
-        "accounts": accounts,
-        "totals": totals,
-    }
-
-
-def _sum(column: Any) -> int:
-    # Exact: Python ints, no int64 wrap-around.
-    return sum(int(v) for v in np.asarray(column).tolist())
 
 
 def run(
@@ -223,10 +135,10 @@ def compare(
     ``on_run`` is called with each result as it finishes; ``backend`` as in
     :func:`run_inputs`."""
     chosen = [_resolve(scenario, p) for p in (policies or scenario.policies)]
-    base = scenario.build()
+    # Built once: each policy's own session length is passed to the engine by run_inputs.
+    inputs = scenario.build()
     runs: dict[str, RunResult] = {}
     for p in chosen:
-        inputs = replace(base, session_steps=p.session_steps)
         result = run_inputs(
             inputs,
             p,

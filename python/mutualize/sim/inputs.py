@@ -1,8 +1,9 @@
 """The engine's input: a scenario turned into exact integer arrays.
 
 ``Scenario.build()`` produces an :class:`EngineInputs`; the engine (compiled or
-pure-Python) reads nothing else. Every array is ``int64``; money is in minor units,
-prices in ticks, sizes in lots.
+pure-Python) reads nothing else. It is checked once, when it is made: the engines trust
+it (do not write into its arrays afterwards, as with any numpy input in use). Every
+array is ``int64``; money is in minor units, prices in ticks, sizes in lots.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from ..errors import InvalidInputError
 Int64Array = npt.NDArray[np.int64]
 
 __all__ = ["EngineInputs", "Int64Array"]
+
+INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +74,9 @@ class EngineInputs:
     depth_lots: int = 1
     session_steps: int = 0
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     @property
     def num_markets(self) -> int:
         """Number of markets."""
@@ -87,7 +93,8 @@ class EngineInputs:
         return int(self.prices.shape[0])
 
     def validate(self) -> None:
-        """Raise :class:`~mutualize.errors.InvalidInputError` naming the first bad field."""
+        """Raise :class:`~mutualize.errors.InvalidInputError` naming the first bad field
+        (done when the inputs are made)."""
         m = self.num_markets
         n = self.num_accounts
         if m == 0:
@@ -119,6 +126,14 @@ class EngineInputs:
             raise InvalidInputError("every account's size must be non-zero lots")
         if (self.entry <= 0).any() or (self.prices <= 0).any():
             raise InvalidInputError("prices must be > 0 ticks")
+        for name in ("insurance_fund", "house_collateral", "slippage_bps", "impact_bps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+                raise InvalidInputError(f"{name} must be an int in 0..=2**63 - 1, got {value!r}")
+        for name in ("depth_lots", "session_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value > INT64_MAX:
+                raise InvalidInputError(f"{name} must be an int below 2**63, got {value!r}")
         if self.insurance_fund < 0 or self.house_collateral <= 0:
             raise InvalidInputError("insurance_fund must be >= 0 and house_collateral > 0")
         if self.slippage_bps < 0 or self.impact_bps < 0 or self.depth_lots <= 0:

@@ -1,9 +1,11 @@
 """Fairness metrics of one backtest run.
 
-Each metric is a function of the run's per-account outcomes (a DataFrame, one row per
-account, as in :attr:`mutualize.sim.results.RunResult.accounts`) and its totals (a
-mapping of exact integers, as in :attr:`~mutualize.sim.results.RunResult.totals`). Money
-metrics are exact Python ``int`` in minor units; rates and indices are ``float``.
+Each metric is a function of the run's per-account outcomes (a table, one row per
+account: a mapping of column name to numpy array, as in
+:attr:`mutualize.sim.results.RunResult.account_arrays`, or a pandas DataFrame) and its
+totals (a mapping of exact integers, as in :attr:`~mutualize.sim.results.RunResult.totals`).
+Money metrics are exact Python ``int`` in minor units; rates and indices are ``float``.
+Nothing here needs pandas.
 
 Vocabulary used throughout:
 
@@ -23,18 +25,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from ..errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ACCOUNT_COLUMNS",
     "METRICS",
     "TOTAL_KEYS",
+    "AccountTable",
     "Metric",
     "MetricValue",
     "accounts_touched",
@@ -44,18 +49,22 @@ __all__ = [
     "fairness",
     "haircut_gini",
     "haircut_rate",
+    "haircut_rate_array",
     "house_haircut",
     "insurance_fund_end",
     "largest_haircut_rate",
     "liquidations",
     "over_haircut",
     "profit",
+    "profit_array",
     "profit_share_taken",
     "top_winner_loss",
     "total_mutualized",
 ]
 
 MetricValue = int | float
+#: One row per account: a mapping of column name to array, or a pandas DataFrame.
+AccountTable: TypeAlias = "Mapping[str, Any] | pd.DataFrame"
 
 #: Per-account columns the metrics read (int64, minor units / lots / ids).
 ACCOUNT_COLUMNS: tuple[str, ...] = (
@@ -82,7 +91,7 @@ TOTAL_KEYS: tuple[str, ...] = (
 _INT64_MAX = int(np.iinfo(np.int64).max)
 
 
-def exact_sum(values: npt.NDArray[np.int64] | pd.Series) -> int:
+def exact_sum(values: Any) -> int:
     """The exact sum of int64 values as a Python ``int`` (no silent int64 wrap-around).
 
     Sums in int64 when ``len * max|x|`` cannot overflow (the common case, fast), else
@@ -97,44 +106,61 @@ def exact_sum(values: npt.NDArray[np.int64] | pd.Series) -> int:
     return sum(int(v) for v in array.tolist())
 
 
-def profit(accounts: pd.DataFrame) -> pd.Series:
+def profit_array(accounts: AccountTable) -> npt.NDArray[np.int64]:
     """Each account's profit before loss-sharing, minor units (int64):
-    ``equity + haircut + adl_loss - collateral0``."""
+    ``equity + haircut + adl_loss - collateral0`` (the ``profit`` column when present)."""
     _require_columns(accounts, ("collateral0", "equity", "haircut", "adl_loss"))
-    if "profit" in accounts.columns:
-        values = accounts["profit"].to_numpy(dtype=np.int64)
-    else:
-        values = (
-            accounts["equity"].to_numpy(dtype=np.int64)
-            + _taken(accounts)
-            - accounts["collateral0"].to_numpy(dtype=np.int64)
-        )
-    series: pd.Series = pd.Series(values, index=accounts.index, name="profit", dtype=np.int64)
-    return series
+    if "profit" in accounts:
+        return _column(accounts, "profit")
+    values: npt.NDArray[np.int64] = (
+        _column(accounts, "equity") + _taken(accounts) - _column(accounts, "collateral0")
+    )
+    return values
 
 
-def haircut_rate(accounts: pd.DataFrame) -> pd.Series:
+def haircut_rate_array(accounts: AccountTable) -> npt.NDArray[np.float64]:
     """Each account's share of its profit taken by loss-sharing (float):
-    ``(haircut + adl_loss) / profit`` for winners, 0 for everyone else.
+    ``(haircut + adl_loss) / profit`` for winners, 0 for everyone else (the
+    ``haircut_rate`` column when present).
 
     It can exceed 1 (an ADL close at a price far from the mark) or be negative (an ADL
     close that happened to favour the account)."""
-    if "haircut_rate" in accounts.columns:
-        rate = accounts["haircut_rate"].to_numpy(dtype=np.float64)
-    else:
-        gains = profit(accounts).to_numpy(dtype=np.int64)
-        taken = _taken(accounts)
-        rate = np.zeros(len(accounts), dtype=np.float64)
-        winners = gains > 0
-        rate[winners] = taken[winners].astype(np.float64) / gains[winners].astype(np.float64)
-    series: pd.Series = pd.Series(rate, index=accounts.index, name="haircut_rate", dtype=np.float64)
-    return series
+    if "haircut_rate" in accounts:
+        rates: npt.NDArray[np.float64] = np.asarray(accounts["haircut_rate"], dtype=np.float64)
+        return rates
+    gains = profit_array(accounts)
+    taken = _taken(accounts)
+    rate = np.zeros(gains.shape[0], dtype=np.float64)
+    winners = gains > 0
+    rate[winners] = taken[winners].astype(np.float64) / gains[winners].astype(np.float64)
+    return rate
+
+
+def profit(accounts: pd.DataFrame) -> pd.Series:
+    """:func:`profit_array` as a pandas Series named ``profit`` on the table's index."""
+    import pandas as pd
+
+    values: pd.Series = pd.Series(
+        profit_array(accounts), index=accounts.index, name="profit", dtype=np.int64
+    )
+    return values
+
+
+def haircut_rate(accounts: pd.DataFrame) -> pd.Series:
+    """:func:`haircut_rate_array` as a pandas Series named ``haircut_rate``."""
+    import pandas as pd
+
+    rates = haircut_rate_array(accounts)
+    values: pd.Series = pd.Series(
+        rates, index=accounts.index, name="haircut_rate", dtype=np.float64
+    )
+    return values
 
 
 # --- the metrics, one function each ---------------------------------------------------
 
 
-def total_mutualized(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def total_mutualized(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Total loss mutualized, minor units: every haircut (clawbacks included) plus every
     auto-deleveraged account's loss against closing at the mark, venue-wide.
 
@@ -143,57 +169,57 @@ def total_mutualized(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
     return _total(totals, "haircuts") + _total(totals, "adl_loss")
 
 
-def deficit(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def deficit(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Total deficit of the run, minor units: the negative equity left by every
     bankrupt liquidation, before the waterfall covered it."""
     return _total(totals, "deficit")
 
 
-def bad_debt(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def bad_debt(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Residual bad debt at the end of the run, minor units: the part of the deficits
     that no stage of the waterfall covered (the venue's own loss)."""
     return _total(totals, "bad_debt")
 
 
-def insurance_fund_end(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def insurance_fund_end(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """The insurance fund at the end of the run (all funds), minor units."""
     return _total(totals, "insurance_fund_end")
 
 
-def largest_haircut_rate(accounts: pd.DataFrame, totals: Mapping[str, int]) -> float:
+def largest_haircut_rate(accounts: AccountTable, totals: Mapping[str, int]) -> float:
     """The largest share of one winner's profit taken by loss-sharing,
     ``max((haircut + adl_loss) / profit)`` over winners; 0 when no one was touched.
 
     The worst individual outcome: what a trader would read in the venue's notice."""
-    rates = haircut_rate(accounts).to_numpy(dtype=np.float64)
+    rates = haircut_rate_array(accounts)
     if rates.size == 0:
         return 0.0
     return max(0.0, float(rates.max()))
 
 
-def accounts_touched(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def accounts_touched(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """How many accounts loss-sharing touched: haircut (``haircut > 0``) or
     auto-deleveraged (``adl_lots > 0``)."""
     _require_columns(accounts, ("haircut", "adl_lots"))
-    touched = (accounts["haircut"].to_numpy() > 0) | (accounts["adl_lots"].to_numpy() > 0)
+    touched = (_column(accounts, "haircut") > 0) | (_column(accounts, "adl_lots") > 0)
     return int(np.count_nonzero(touched))
 
 
-def profit_share_taken(accounts: pd.DataFrame, totals: Mapping[str, int]) -> float:
+def profit_share_taken(accounts: AccountTable, totals: Mapping[str, int]) -> float:
     """The share of the winners' total profit that loss-sharing took:
     ``sum(haircut + adl_loss) / sum(profit over winners)``, over the accounts; 0 when
     no account made a profit.
 
     The aggregate "clawback rate" of OKX-style socialized losses (one rate for
     everyone under pro rata; an average under other rules)."""
-    gains = profit(accounts).to_numpy(dtype=np.int64)
+    gains = profit_array(accounts)
     winners_profit = exact_sum(gains[gains > 0])
     if winners_profit <= 0:
         return 0.0
     return exact_sum(_taken(accounts)) / winners_profit
 
 
-def haircut_gini(accounts: pd.DataFrame, totals: Mapping[str, int]) -> float:
+def haircut_gini(accounts: AccountTable, totals: Mapping[str, int]) -> float:
     """Gini coefficient of the mutualized losses (``haircut + adl_loss``, negative
     values counted as 0) over the winners; 0 when there are none or nothing was taken.
 
@@ -201,7 +227,7 @@ def haircut_gini(accounts: pd.DataFrame, totals: Mapping[str, int]) -> float:
     ``G = sum_i (2i - n - 1) x_i / (n * sum_i x_i)``, equal to the mean absolute
     difference over twice the mean (Gini 1912). 0: everyone lost the same; close to 1:
     one winner carried it all (an ADL queue's top)."""
-    gains = profit(accounts).to_numpy(dtype=np.int64)
+    gains = profit_array(accounts)
     losses = np.maximum(_taken(accounts)[gains > 0], 0)
     n = int(losses.size)
     if n == 0:
@@ -214,24 +240,24 @@ def haircut_gini(accounts: pd.DataFrame, totals: Mapping[str, int]) -> float:
     return float(np.dot(weights, ordered)) / (n * float(total))
 
 
-def top_winner_loss(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def top_winner_loss(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """What loss-sharing took from the biggest winner, minor units: ``haircut +
     adl_loss`` of the account with the largest profit (ties: the smallest account id);
     0 when no account made a profit.
 
     ADL queues ranked by profit and leverage hit this account first."""
     _require_columns(accounts, ("account",))
-    gains = profit(accounts).to_numpy(dtype=np.int64)
+    gains = profit_array(accounts)
     if gains.size == 0 or int(gains.max()) <= 0:
         return 0
-    ids = accounts["account"].to_numpy(dtype=np.int64)
+    ids = _column(accounts, "account")
     best = gains == gains.max()
     candidates = np.flatnonzero(best)
     top = int(candidates[np.argmin(ids[candidates])])
     return int(_taken(accounts)[top])
 
 
-def over_haircut(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def over_haircut(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Loss taken beyond what was needed, minor units: the total mutualized minus the
     part of the deficits that the socialization and ADL stages were assigned
     (``haircuts + adl_loss - paid_socialized - paid_adl``).
@@ -246,12 +272,12 @@ def over_haircut(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
     return total_mutualized(accounts, totals) - needed
 
 
-def liquidations(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def liquidations(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Number of liquidations in the run (with or without a deficit)."""
     return _total(totals, "liquidations")
 
 
-def house_haircut(accounts: pd.DataFrame, totals: Mapping[str, int]) -> int:
+def house_haircut(accounts: AccountTable, totals: Mapping[str, int]) -> int:
     """Haircuts taken from the house, the engine's opening counterparty and liquidation
     backstop (minor units; 0 for records without the figure). The per-account metrics
     cover traders only, so with a profitable house they show less than was taken."""
@@ -273,7 +299,7 @@ class Metric:
     label: str
     kind: MetricKind
     description: str
-    compute: Callable[[pd.DataFrame, Mapping[str, int]], MetricValue]
+    compute: Callable[[AccountTable, Mapping[str, int]], MetricValue]
 
 
 #: Every metric, in display order.
@@ -370,11 +396,12 @@ METRICS: tuple[Metric, ...] = (
 )
 
 
-def fairness(accounts: pd.DataFrame, totals: Mapping[str, int]) -> dict[str, MetricValue]:
+def fairness(accounts: AccountTable, totals: Mapping[str, int]) -> dict[str, MetricValue]:
     """Every metric of :data:`METRICS` for one run, in display order.
 
     Args:
-        accounts: one row per account with at least :data:`ACCOUNT_COLUMNS` (int64);
+        accounts: one row per account (a mapping of arrays or a DataFrame) with at
+            least :data:`ACCOUNT_COLUMNS` (int64);
             ``profit`` and ``haircut_rate`` are used when present, derived otherwise.
         totals: the run's totals with at least :data:`TOTAL_KEYS` (exact ints).
 
@@ -395,11 +422,14 @@ def fairness(accounts: pd.DataFrame, totals: Mapping[str, int]) -> dict[str, Met
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _taken(accounts: pd.DataFrame) -> npt.NDArray[np.int64]:
+def _column(accounts: AccountTable, name: str) -> npt.NDArray[np.int64]:
+    values: npt.NDArray[np.int64] = np.asarray(accounts[name], dtype=np.int64)
+    return values
+
+
+def _taken(accounts: AccountTable) -> npt.NDArray[np.int64]:
     _require_columns(accounts, ("haircut", "adl_loss"))
-    haircuts: npt.NDArray[np.int64] = accounts["haircut"].to_numpy(dtype=np.int64)
-    adl: npt.NDArray[np.int64] = accounts["adl_loss"].to_numpy(dtype=np.int64)
-    taken: npt.NDArray[np.int64] = haircuts + adl
+    taken: npt.NDArray[np.int64] = _column(accounts, "haircut") + _column(accounts, "adl_loss")
     return taken
 
 
@@ -410,7 +440,7 @@ def _total(totals: Mapping[str, int], key: str) -> int:
         raise InvalidInputError(f"totals lack {key!r}") from None
 
 
-def _require_columns(accounts: pd.DataFrame, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in accounts.columns]
+def _require_columns(accounts: AccountTable, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in accounts]
     if missing:
         raise InvalidInputError(f"the accounts table lacks column(s) {', '.join(missing)}")

@@ -1,42 +1,40 @@
 """The accounts of a scenario: generated from distributions or read from a table.
 
-Collateral is in integer minor units, sizes in integer lots (signed: > 0 long), entry
-prices in integer ticks. Generation is vectorized numpy, seeded by
-``numpy.random.default_rng([seed, 2**32 - 1, 1])`` (a stream no market path uses).
+Fields: ``schema.POPULATION`` and ``schema.DISTRIBUTION``. Collateral is in integer minor
+units, sizes in integer lots (signed: > 0 long), entry prices in integer ticks.
+Generation is vectorized numpy, seeded by ``numpy.random.default_rng([seed, 2**32 - 1,
+1])`` (a stream no market path uses); tables are read by :mod:`mutualize.sim.files`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from .inputs import Int64Array
-from .paths import (
-    FloatArray,
-    ScenarioError,
-    check_choice,
-    check_int,
-    check_number,
-    check_path,
-    check_table,
-    expected,
-    read_frame,
-)
+from .checks import ScenarioError, check_number, check_table, expected
+from .files import TABLE_COLUMNS, Accounts, read_accounts
+from .schema import DISTRIBUTION, NOTIONAL_MAX, POPULATION
 
-__all__ = ["DISTRIBUTION_KINDS", "Accounts", "Distribution", "Population", "build_accounts"]
+__all__ = [
+    "DISTRIBUTION_KINDS",
+    "TABLE_COLUMNS",
+    "Accounts",
+    "Distribution",
+    "Population",
+    "build_accounts",
+]
 
-DISTRIBUTION_KINDS = ("uniform", "lognormal")
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+DISTRIBUTION_KINDS: tuple[str, ...] = DISTRIBUTION["kind"].choices
 POPULATION_STREAM = 1
 _TAG = 2**32 - 1
 INT64_MAX = 2**63 - 1
-# Notionals (lots x ticks x tick_value) must stay well inside int64 for the ledger.
-NOTIONAL_MAX = 2**62
-TABLE_COLUMNS = ("collateral", "size", "entry", "market")
 
 
 @dataclass(frozen=True)
@@ -54,20 +52,17 @@ class Distribution:
         median, sigma: the lognormal's median (> 0) and log standard deviation (>= 0).
     """
 
-    kind: str = "uniform"
+    kind: str = DISTRIBUTION.default("kind")
     lo: float | None = None
     hi: float | None = None
     median: float | None = None
     sigma: float | None = None
 
-    KEYS = ("kind", "lo", "hi", "median", "sigma")
+    KEYS = DISTRIBUTION.keys
 
     def __post_init__(self) -> None:
-        kind = check_choice(self.kind, "kind", DISTRIBUTION_KINDS)
-        for name in ("lo", "hi"):
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, check_number(value, name, lo=0.0))
+        DISTRIBUTION.check_into(self, ("kind", "lo", "hi"))
+        kind = self.kind
         if kind == "uniform":
             for name in ("lo", "hi"):
                 if getattr(self, name) is None:
@@ -80,10 +75,7 @@ class Distribution:
                 raise ScenarioError("median", 'missing; kind "lognormal" needs median and sigma')
             if self.sigma is None:
                 raise ScenarioError("sigma", 'missing; kind "lognormal" needs median and sigma')
-            object.__setattr__(
-                self, "median", check_number(self.median, "median", lo=0.0, lo_open=True)
-            )
-            object.__setattr__(self, "sigma", check_number(self.sigma, "sigma", lo=0.0, hi=10.0))
+            DISTRIBUTION.check_into(self, ("median", "sigma"))
         if self.lo is not None and self.hi is not None and self.hi < self.lo:
             raise expected("hi", f"a number >= lo = {self.lo!r}", self.hi)
 
@@ -126,7 +118,7 @@ class Distribution:
         "uniform", lo, hi}``; ``lo``, ``hi`` and ``median`` must be >= ``minimum``."""
         if isinstance(d, Distribution):
             return d
-        table = check_table(d, "", cls.KEYS, required=("kind",))
+        table = check_table(d, "", cls.KEYS, required=DISTRIBUTION.required)
         for name in ("lo", "hi", "median"):
             if table.get(name) is not None:
                 check_number(table[name], name, lo=minimum)
@@ -134,11 +126,11 @@ class Distribution:
 
 
 def _default_collateral() -> Distribution:
-    return Distribution.lognormal(median=10_000_000, sigma=1.0)
+    return Distribution.from_dict(POPULATION.default("collateral"))
 
 
 def _default_leverage() -> Distribution:
-    return Distribution.uniform(1, 50)
+    return Distribution.from_dict(POPULATION.default("leverage"))
 
 
 @dataclass(frozen=True)
@@ -165,17 +157,17 @@ class Population:
             (a market name or index); when given, the generated fields are ignored.
     """
 
-    count: int = 1_000
+    count: int = POPULATION.default("count")
     collateral: Distribution = field(default_factory=_default_collateral)
     leverage: Distribution = field(default_factory=_default_leverage)
-    long_share: float = 0.5
+    long_share: float = POPULATION.default("long_share")
     market_weights: tuple[float, ...] | None = None
     table: str | None = None
 
-    KEYS = ("count", "collateral", "leverage", "long_share", "market_weights", "table")
+    KEYS = POPULATION.keys
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "count", check_int(self.count, "count", lo=1, hi=10**9))
+        POPULATION.check_into(self, ("count",))
         for name in ("collateral", "leverage"):
             value = getattr(self, name)
             if not isinstance(value, Distribution):
@@ -190,21 +182,10 @@ class Population:
             raise expected("leverage.lo", "a number >= 1", self.leverage.lo)
         if self.leverage.hi is not None and self.leverage.hi < 1:
             raise expected("leverage.hi", "a number >= 1", self.leverage.hi)
-        object.__setattr__(
-            self, "long_share", check_number(self.long_share, "long_share", lo=0.0, hi=1.0)
-        )
-        if self.market_weights is not None:
-            weights = self.market_weights
-            if isinstance(weights, str | bytes | Mapping) or not isinstance(weights, Sequence):
-                raise expected("market_weights", "a list of numbers >= 0", weights)
-            checked = tuple(
-                check_number(w, f"market_weights[{i}]", lo=0.0) for i, w in enumerate(weights)
-            )
-            if not checked or sum(checked) <= 0:
-                raise expected("market_weights", "numbers >= 0 with a positive sum", weights)
-            object.__setattr__(self, "market_weights", checked)
-        if self.table is not None:
-            object.__setattr__(self, "table", check_path(self.table, "table"))
+        POPULATION.check_into(self, ("long_share", "market_weights", "table"))
+        weights = self.market_weights
+        if weights is not None and (not weights or sum(weights) <= 0):
+            raise expected("market_weights", "numbers >= 0 with a positive sum", weights)
 
     def to_dict(self) -> dict[str, Any]:
         """The plain (TOML) form, ``None`` values left out."""
@@ -237,15 +218,6 @@ class Population:
         if isinstance(file, str) and base_dir is not None and not Path(file).is_absolute():
             table["table"] = str(base_dir / file)
         return cls(**table)
-
-
-class Accounts(NamedTuple):
-    """A population as exact arrays, one entry per account (int64)."""
-
-    collateral: Int64Array  # minor units, > 0
-    market: Int64Array  # market index
-    size: Int64Array  # signed lots, non-zero
-    entry: Int64Array  # ticks, > 0
 
 
 def build_accounts(
@@ -317,85 +289,4 @@ def _margin_cap(collateral: Int64Array, unit: Int64Array) -> Int64Array:
         cap += digit * scale
         scale //= 10
     result: Int64Array = cap
-    return result
-
-
-def read_accounts(file: str, market_names: Sequence[str]) -> Accounts:
-    """Accounts from a CSV/Parquet table (columns collateral, size, entry, market)."""
-    import pandas as pd
-
-    key = "population.table"
-    frame = read_frame(file, key)
-    for column in TABLE_COLUMNS:
-        if column not in frame.columns:
-            raise ScenarioError(key, f"missing column {column!r} in {file!r}")
-    if len(frame) == 0:
-        raise ScenarioError(key, f"{file!r} has no rows")
-    collateral = _int_column(frame["collateral"], key, "collateral", lo=1, unit="minor units")
-    size = _int_column(frame["size"], key, "size", unit="lots")
-    if (size == 0).any():
-        row = int(np.flatnonzero(size == 0)[0])
-        raise ScenarioError(key, f"column 'size', row {row}: expected non-zero lots, got 0")
-    entry = _int_column(frame["entry"], key, "entry", lo=1, unit="ticks")
-    column = frame["market"]
-    if pd.api.types.is_integer_dtype(column) or pd.api.types.is_float_dtype(column):
-        market = _int_column(column, key, "market", lo=0, hi=len(market_names) - 1)
-    else:
-        names = column.astype(str)
-        index = {name: i for i, name in enumerate(market_names)}
-        unknown = ~names.isin(list(index))
-        if unknown.any():
-            row = int(np.flatnonzero(unknown.to_numpy())[0])
-            raise ScenarioError(
-                key,
-                f"column 'market', row {row}: unknown market {names.iloc[row]!r}; expected "
-                f"one of {', '.join(market_names)} or an index",
-            )
-        market = names.map(index).to_numpy(dtype=np.int64)
-    return Accounts(collateral=collateral, market=market, size=size, entry=entry)
-
-
-def _int_column(
-    series: Any,
-    key: str,
-    name: str,
-    *,
-    lo: int | None = None,
-    hi: int | None = None,
-    unit: str = "",
-) -> Int64Array:
-    """A table column as exact int64: integer columns, or float columns of whole numbers
-    below 2**53 (exact in float64)."""
-    import pandas as pd
-
-    what = "an integer" + (f" ({unit})" if unit else "")
-    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
-        raise ScenarioError(key, f"column {name!r}: expected {what}, got {series.dtype} values")
-    if pd.api.types.is_integer_dtype(series):
-        if series.isna().any():
-            row = int(np.flatnonzero(series.isna().to_numpy())[0])
-            raise ScenarioError(key, f"column {name!r}, row {row}: missing value")
-        raw = series.to_numpy()
-        if raw.dtype == np.uint64 and (raw > np.uint64(INT64_MAX)).any():
-            raise ScenarioError(key, f"column {name!r}: a value exceeds int64")
-        values = raw.astype(np.int64)
-    else:
-        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(floats) | (np.floor(floats) != floats) | (np.abs(floats) >= 2**53)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise ScenarioError(
-                key, f"column {name!r}, row {row}: expected {what}, got {floats[row]!r}"
-            )
-        values = floats.astype(np.int64)
-    low = lo if lo is not None else -math.inf
-    high = hi if hi is not None else math.inf
-    out_of_range = (values < low) | (values > high)
-    if out_of_range.any():
-        row = int(np.flatnonzero(out_of_range)[0])
-        bounds = f">= {lo}" if hi is None else f"in {lo}..={hi}"
-        raise ScenarioError(
-            key, f"column {name!r}, row {row}: expected {what} {bounds}, got {int(values[row])}"
-        )
-    result: Int64Array = values
     return result

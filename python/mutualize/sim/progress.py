@@ -3,7 +3,9 @@
 The bar appears only when it is enabled and the run lasts more than a second (tqdm's
 ``delay``); it is off when stderr is not a terminal (unless asked for), and always off
 when the environment variable ``MUTUALIZE_NO_PROGRESS`` is set to a true value
-(``1``, ``true``, ``yes``, ``on``). Off, it writes nothing at all.
+(``1``, ``true``, ``yes``, ``on``). Off, it writes nothing at all. Bars are drawn by
+tqdm (``pip install 'mutualize[sim]'``): without it, a bar left to the default is
+simply not shown, and one asked for (``progress=True``) is an error naming the extra.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import os
 import sys
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tqdm import tqdm
-
+from .._extras import MissingExtraError, require
 from ..errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["NO_PROGRESS_ENV", "ProgressBar", "progress_bar", "progress_enabled"]
 
@@ -51,7 +55,8 @@ class ProgressBar:
         self.enabled = enabled
         self._bar: tqdm[Any] | None = None
         if enabled:
-            self._bar = tqdm(
+            bar_class = require("tqdm", "progress bars", "sim").tqdm
+            self._bar = bar_class(
                 total=total,
                 desc=desc,
                 unit=unit,
@@ -99,4 +104,10 @@ def progress_bar(
     The bar is drawn only once the run has lasted a second, and removed when the
     context exits.
     """
-    return ProgressBar(total, enabled=progress_enabled(enabled), desc=desc, unit=unit)
+    shown = progress_enabled(enabled)
+    if shown and enabled is None:
+        try:
+            require("tqdm", "progress bars", "sim")
+        except MissingExtraError:
+            shown = False  # not asked for: no bar rather than an error
+    return ProgressBar(total, enabled=shown, desc=desc, unit=unit)

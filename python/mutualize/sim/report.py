@@ -14,7 +14,9 @@
 
 Plots are drawn on :class:`matplotlib.figure.Figure` objects with the Agg renderer,
 never through ``pyplot``: no global backend is switched, no figure is left open, and the
-report can be written from any thread or a headless worker.
+report can be written from any thread or a headless worker. Reports need matplotlib and
+pandas (``pip install 'mutualize[report]'``); they read results, which know nothing of
+them.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from .._columns import SERIES
+from .._extras import require
 from . import metrics as _metrics
-from .results import Comparison, RunResult, _StagedFiles, format_metric
+from .formatting import format_metric
+from .results import Comparison, RunResult
+from .staged import StagedFiles
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,6 +60,7 @@ PLOTS: tuple[tuple[str, str], ...] = (
 )
 
 _LINESTYLES = ("-", "--", "-.", ":")
+_LABELS = {column.name: column.label for column in SERIES}
 _DPI = 110
 # Panels of marks.png: one per market up to this many, the rest are left out.
 _MAX_MARK_PANELS = 6
@@ -79,6 +86,8 @@ def write_report(
     """
     if not isinstance(comparison, Comparison):
         raise TypeError(f"write_report needs a Comparison, got {type(comparison).__name__}")
+    require("matplotlib", "reports", "report")
+    require("pandas", "reports", "report")
     target = Path(folder)
     created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
@@ -92,7 +101,7 @@ def write_report(
         "marks.png": _plot_marks,
     }
     try:
-        with _StagedFiles(target) as stage:
+        with StagedFiles(target) as stage:
             for name, _caption in PLOTS:
                 figure = plotters[name](comparison)
                 figure.savefig(stage(name), format="png", dpi=_DPI)
@@ -144,7 +153,7 @@ def _lines(
     ax: Axes, comparison: Comparison, column: Callable[[RunResult], npt.NDArray[np.int64]]
 ) -> None:
     for number, (label, run) in enumerate(comparison.items()):
-        steps = run.series.index.to_numpy()
+        steps = run.series_arrays["step"]
         ax.plot(
             steps,
             column(run),
@@ -156,10 +165,10 @@ def _lines(
 
 def _plot_insurance_fund(comparison: Comparison) -> Figure:
     figure, (fund, debt) = _figure(2, 6.0)
-    _lines(fund, comparison, lambda run: run.series["insurance_fund"].to_numpy())
-    _lines(debt, comparison, lambda run: run.series["bad_debt"].to_numpy())
-    _money_axis(fund, "insurance fund\n(minor units)")
-    _money_axis(debt, "cumulative bad debt\n(minor units)")
+    _lines(fund, comparison, lambda run: run.series_arrays["insurance_fund"])
+    _lines(debt, comparison, lambda run: run.series_arrays["bad_debt"])
+    _money_axis(fund, f"{_LABELS['insurance_fund']}\n(minor units)")
+    _money_axis(debt, f"cumulative {_LABELS['bad_debt']}\n(minor units)")
     fund.set_title("Insurance fund and residual bad debt")
     fund.legend(loc="best", fontsize="small")
     debt.set_xlabel("step")
@@ -179,19 +188,20 @@ def _plot_socialized(comparison: Comparison) -> Figure:
 def _cumulative_mutualized(run: RunResult) -> npt.NDArray[np.int64]:
     # Haircuts per step are in the series; ADL's per-step cost is the deficit it covered
     # (paid_adl) unless the engine reports the accounts' ADL losses per step itself.
-    per_step = run.series["haircuts"].to_numpy(dtype=np.int64)
-    adl_column = "adl_loss" if "adl_loss" in run.series.columns else "paid_adl"
-    per_step = per_step + run.series[adl_column].to_numpy(dtype=np.int64)
+    series = run.series_arrays
+    per_step = np.asarray(series["haircuts"], dtype=np.int64)
+    adl_column = "adl_loss" if "adl_loss" in series else "paid_adl"
+    per_step = per_step + np.asarray(series[adl_column], dtype=np.int64)
     return np.cumsum(per_step, dtype=np.int64)
 
 
 def touched_winner_rates(run: RunResult) -> npt.NDArray[np.float64]:
     """Haircut rates of the winners (profit > 0) that loss-sharing touched (haircut or
     ADL), float."""
-    accounts = run.accounts
-    touched = (accounts["haircut"].to_numpy() > 0) | (accounts["adl_lots"].to_numpy() > 0)
-    winners = accounts["profit"].to_numpy() > 0
-    rates: npt.NDArray[np.float64] = accounts["haircut_rate"].to_numpy(dtype=np.float64)
+    accounts = run.account_arrays
+    touched = (accounts["haircut"] > 0) | (accounts["adl_lots"] > 0)
+    winners = accounts["profit"] > 0
+    rates: npt.NDArray[np.float64] = np.asarray(accounts["haircut_rate"], dtype=np.float64)
     return rates[touched & winners]
 
 
@@ -255,9 +265,9 @@ def _plot_marks(comparison: Comparison) -> Figure:
     run = next(iter(comparison.values()))
     names = run.market_names[:_MAX_MARK_PANELS]
     figure, axes = _figure(max(1, len(names)), 1.0 + 2.2 * max(1, len(names)))
-    steps = run.series.index.to_numpy()
+    steps = run.series_arrays["step"]
     for ax, name in zip(axes, names, strict=False):
-        ax.plot(steps, run.series[f"mark_{name}"].to_numpy(), linewidth=1.2)
+        ax.plot(steps, run.series_arrays[f"mark_{name}"], linewidth=1.2)
         ax.set_ylabel(f"{name}\n(ticks)")
         ax.grid(True, alpha=0.3)
     axes[0].set_title("Price path")

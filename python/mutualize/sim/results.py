@@ -1,29 +1,40 @@
 """Results of backtests: one run (:class:`RunResult`) and a comparison of policies on
 the same scenario (:class:`Comparison`).
 
-A run's raw record, as the engine returns it, is a dict of exact int64 arrays (see
-:meth:`RunResult.from_raw`); this module turns it into pandas DataFrames, keeps the
-totals as exact Python ints and computes the fairness metrics of
-:mod:`mutualize.sim.metrics`.
+A run holds exact numpy columns, named and ordered by ``mutualize._columns``: the
+engine's series and per-account outcomes, the input columns beside them and the derived
+ones (``profit``, ``haircut_rate``), with exact ``int`` totals and the fairness metrics
+of :mod:`mutualize.sim.metrics`. The engine's output becomes these columns in one place,
+:meth:`RunResult.from_engine`. pandas DataFrames (:attr:`RunResult.series`,
+:attr:`RunResult.accounts`, :attr:`Comparison.table`) are built on first use and need
+pandas (``pip install 'mutualize[sim]'``); nothing else here does. Results know nothing
+of reports: :mod:`mutualize.sim.report` reads them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
+from .._columns import ACCOUNTS, SERIES, TOTALS, names
+from .._extras import require
+from .._protocols import BacktestInputs
 from ..errors import InvalidInputError
 from . import metrics as _metrics
+from .formatting import format_metric, metrics_markdown
+from .staged import StagedFiles
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "ACCOUNT_FIELDS",
@@ -34,56 +45,19 @@ __all__ = [
     "format_metric",
 ]
 
+Array = npt.NDArray[Any]
+
 #: Per-step series of a raw run record, in column order (int64, values after the step).
-SERIES_FIELDS: tuple[str, ...] = (
-    "step",
-    "insurance_fund",
-    "bad_debt",
-    "deferred_loss",
-    "deficit",
-    "paid_insurance",
-    "paid_socialized",
-    "paid_adl",
-    "paid_bad_debt",
-    "haircuts",
-    "haircut_accounts",
-    "liquidations",
-    "bankruptcies",
-    "adl_fills",
-    "adl_lots",
-    "open_interest",
-)
+SERIES_FIELDS: tuple[str, ...] = names(SERIES)
 
 #: Per-account arrays of a raw run record, in column order (int64).
-ACCOUNT_FIELDS: tuple[str, ...] = (
-    "account",
-    "market",
-    "size0",
-    "entry",
-    "collateral0",
-    "equity",
-    "haircut",
-    "adl_lots",
-    "adl_loss",
-    "liquidated_step",
-    "deficit",
-)
+ACCOUNT_FIELDS: tuple[str, ...] = names(ACCOUNTS, "inputs") + names(ACCOUNTS, "engine")
 
-#: Totals of a raw run record (exact ints).
-TOTAL_FIELDS: tuple[str, ...] = (
-    "insurance_fund_start",
-    "insurance_fund_end",
-    "bad_debt",
-    "house_equity",
-    "deficit",
-    "haircuts",
-    "adl_loss",
-    "liquidations",
+#: Totals a raw run record must hold (exact ints); the ``paid_*`` totals are summed
+#: from the series where it lacks them, and the house's haircut counts as 0.
+TOTAL_FIELDS: tuple[str, ...] = tuple(
+    name for name in names(TOTALS) if name != "house_haircut" and not name.startswith("paid_")
 )
-
-# Totals derived from the series when the engine does not report them itself: how the
-# run's deficits were covered, per stage kind (minor units).
-_PAID_FIELDS: tuple[str, ...] = ("paid_insurance", "paid_socialized", "paid_adl", "paid_bad_debt")
 
 _RECORD_KEYS: tuple[str, ...] = (
     "scenario",
@@ -95,6 +69,21 @@ _RECORD_KEYS: tuple[str, ...] = (
     "accounts",
     "totals",
 )
+# Totals summed from a column when the engine does not report them.
+_SUMS: dict[str, tuple[str, str]] = {
+    "deficit": ("series", "deficit"),
+    "haircuts": ("series", "haircuts"),
+    "adl_loss": ("accounts", "adl_loss"),
+    "liquidations": ("series", "liquidations"),
+    "paid_insurance": ("series", "paid_insurance"),
+    "paid_socialized": ("series", "paid_socialized"),
+    "paid_adl": ("series", "paid_adl"),
+    "paid_bad_debt": ("series", "paid_bad_debt"),
+}
+
+
+def _pandas(what: str = "mutualize.sim tables") -> Any:
+    return require("pandas", what, "sim")
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,17 +96,17 @@ class RunResult:
         seed: the scenario's seed.
         seconds: wall time of the run, seconds.
         market_names: one name per market.
-        series: one row per price step, indexed by ``step``: the int64 columns of
-            :data:`SERIES_FIELDS` (values after the step; money in minor units) and one
-            ``mark_<market>`` column per market (ticks).
-        accounts: one row per account (the house excluded): the int64 columns of
-            :data:`ACCOUNT_FIELDS`, plus ``profit`` (int64, minor units: ``equity +
-            haircut + adl_loss - collateral0``, the profit before loss-sharing) and
-            ``haircut_rate`` (float: ``(haircut + adl_loss) / profit`` for winners,
-            else 0).
-        totals: exact ints: :data:`TOTAL_FIELDS`, plus ``paid_insurance``,
-            ``paid_socialized``, ``paid_adl`` and ``paid_bad_debt`` (sums of the series)
-            when the engine did not report them.
+        series_arrays: one read-only array per column, one row per price step: ``step``,
+            the int64 series of :data:`SERIES_FIELDS` (values after the step; money in
+            minor units) and one ``mark_<market>`` column per market (ticks).
+        account_arrays: one read-only array per column, one row per account (the house
+            excluded): the int64 columns of :data:`ACCOUNT_FIELDS`, ``profit`` (int64,
+            minor units: ``equity + haircut + adl_loss - collateral0``, the profit
+            before loss-sharing) and ``haircut_rate`` (float: ``(haircut + adl_loss) /
+            profit`` for winners, else 0).
+        totals: exact ints: :data:`TOTAL_FIELDS`, ``house_haircut`` and the
+            ``paid_insurance``, ``paid_socialized``, ``paid_adl`` and ``paid_bad_debt``
+            sums of the series (``mutualize._columns.TOTALS``).
         metrics: the fairness metrics (:func:`mutualize.sim.metrics.fairness`).
     """
 
@@ -126,14 +115,54 @@ class RunResult:
     seed: int
     seconds: float
     market_names: tuple[str, ...]
-    series: pd.DataFrame = field(repr=False)
-    accounts: pd.DataFrame = field(repr=False)
+    series_arrays: Mapping[str, Array] = field(repr=False)
+    account_arrays: Mapping[str, Array] = field(repr=False)
     totals: Mapping[str, int] = field(repr=False)
     metrics: Mapping[str, _metrics.MetricValue] = field(repr=False)
 
+    # ----------------------------------------------------------------- building
+
+    @classmethod
+    def from_engine(
+        cls,
+        raw: Mapping[str, Any],
+        inputs: BacktestInputs,
+        *,
+        scenario: str,
+        policy: str,
+        seed: int,
+        seconds: float,
+        market_names: tuple[str, ...],
+    ) -> RunResult:
+        """The result of an engine's run (``{"series", "accounts", "totals"}`` named by
+        ``mutualize._columns``) over ``inputs``: the one place the engine's output
+        becomes a result's columns."""
+        engine_series, engine_accounts = raw["series"], raw["accounts"]
+        series: dict[str, Array] = {"step": np.arange(inputs.num_steps, dtype=np.int64)}
+        series.update(_ordered(engine_series, names(SERIES, "engine")))
+        n = inputs.num_accounts
+        accounts: dict[str, Array] = {
+            "account": np.arange(1, n + 1, dtype=np.int64),
+            "market": np.array(inputs.market),
+            "size0": np.array(inputs.size),
+            "entry": np.array(inputs.entry),
+            "collateral0": np.array(inputs.collateral),
+        }
+        accounts.update(_ordered(engine_accounts, names(ACCOUNTS, "engine")))
+        totals = {"insurance_fund_start": int(inputs.insurance_fund)}
+        for name in names(TOTALS, "engine"):
+            totals[name] = int(raw["totals"][name])
+        return cls._assemble(
+            (scenario, policy, seed, seconds, market_names),
+            series,
+            np.array(inputs.prices),
+            accounts,
+            totals,
+        )
+
     @classmethod
     def from_raw(cls, raw: Mapping[str, Any]) -> RunResult:
-        """Build a result from the engine's raw run record.
+        """Build a result from a raw run record (from elsewhere: a file, a test).
 
         ``raw`` holds ``scenario`` (str), ``policy`` (str), ``seed`` (int), ``seconds``
         (float), ``market_names`` (tuple of str), ``series`` (dict of int64 arrays of
@@ -150,39 +179,119 @@ class RunResult:
         if missing:
             raise InvalidInputError(f"the raw run record lacks {', '.join(missing)}")
         market_names = tuple(str(name) for name in raw["market_names"])
+        series_raw, accounts_raw, totals_raw = raw["series"], raw["accounts"], raw["totals"]
+        lacking = [key for key in (*SERIES_FIELDS, "marks") if key not in series_raw]
+        if lacking:
+            raise InvalidInputError(f"the run's series lack {', '.join(lacking)}")
+        steps = int(_int_array(series_raw["step"], "series.step", None).shape[0])
+        series = {
+            key: _int_array(series_raw[key], f"series.{key}", steps)
+            for key in (*SERIES_FIELDS, *(k for k in series_raw if k not in SERIES_FIELDS))
+            if key != "marks"
+        }
+        marks = np.asarray(series_raw["marks"])
+        if marks.dtype.kind not in "iu":
+            raise InvalidInputError(f"series.marks must be integer ticks, got dtype {marks.dtype}")
+        if marks.shape != (steps, len(market_names)):
+            raise InvalidInputError(
+                f"series.marks must have shape ({steps}, {len(market_names)}), got {marks.shape}"
+            )
+        lacking = [key for key in ACCOUNT_FIELDS if key not in accounts_raw]
+        if lacking:
+            raise InvalidInputError(f"the run's accounts lack {', '.join(lacking)}")
+        length = int(_int_array(accounts_raw["account"], "accounts.account", None).shape[0])
+        accounts = {
+            key: _int_array(accounts_raw[key], f"accounts.{key}", length)
+            for key in (*ACCOUNT_FIELDS, *(k for k in accounts_raw if k not in ACCOUNT_FIELDS))
+        }
+        lacking = [key for key in TOTAL_FIELDS if key not in totals_raw]
+        if lacking:
+            raise InvalidInputError(f"the run's totals lack {', '.join(lacking)}")
+        totals: dict[str, int] = {}
+        for key, value in totals_raw.items():
+            if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                raise InvalidInputError(f"totals.{key} must be an int, got {type(value).__name__}")
+            totals[str(key)] = int(value)
+        labels = (
+            str(raw["scenario"]),
+            str(raw["policy"]),
+            int(raw["seed"]),
+            float(raw["seconds"]),
+            market_names,
+        )
+        return cls._assemble(labels, series, marks.astype(np.int64), accounts, totals)
+
+    @classmethod
+    def _assemble(
+        cls,
+        labels: tuple[str, str, int, float, tuple[str, ...]],
+        series: dict[str, Array],
+        marks: Array,
+        accounts: dict[str, Array],
+        totals: dict[str, int],
+    ) -> RunResult:
+        """Add the marks, the derived columns and totals, and the metrics."""
+        scenario, policy, seed, seconds, market_names = labels
         if len(set(market_names)) != len(market_names):
             raise InvalidInputError(f"market names repeat: {market_names}")
-        series = _series_frame(raw["series"], market_names)
-        accounts = _accounts_frame(raw["accounts"])
-        totals = _totals(raw["totals"], series)
+        for index, name in enumerate(market_names):
+            series[f"mark_{name}"] = marks[:, index]
+        accounts["profit"] = _metrics.profit_array(accounts)
+        accounts["haircut_rate"] = _metrics.haircut_rate_array(accounts)
+        for total, (part, column) in _SUMS.items():
+            if total not in totals:
+                source = series if part == "series" else accounts
+                totals[total] = _metrics.exact_sum(source[column])
+        for array in (*series.values(), *accounts.values()):
+            array.flags.writeable = False
         return cls(
-            scenario=str(raw["scenario"]),
-            policy=str(raw["policy"]),
-            seed=int(raw["seed"]),
-            seconds=float(raw["seconds"]),
+            scenario=scenario,
+            policy=policy,
+            seed=seed,
+            seconds=seconds,
             market_names=market_names,
-            series=series,
-            accounts=accounts,
+            series_arrays=MappingProxyType(series),
+            account_arrays=MappingProxyType(accounts),
             totals=MappingProxyType(totals),
             metrics=MappingProxyType(_metrics.fairness(accounts, totals)),
         )
 
+    # ----------------------------------------------------------------- views
+
     @property
     def steps(self) -> int:
         """Number of price steps."""
-        return len(self.series)
+        return int(self.series_arrays["step"].shape[0])
 
     @property
     def num_accounts(self) -> int:
         """Number of accounts (the house not counted)."""
-        return len(self.accounts)
+        return int(self.account_arrays["account"].shape[0])
+
+    @cached_property
+    def series(self) -> pd.DataFrame:
+        """:attr:`series_arrays` as a DataFrame indexed by ``step`` (needs pandas)."""
+        pandas = _pandas()
+        columns = {k: v for k, v in self.series_arrays.items() if k != "step"}
+        index = pandas.Index(self.series_arrays["step"], name="step")
+        frame: pd.DataFrame = pandas.DataFrame(columns, index=index)
+        return frame
+
+    @cached_property
+    def accounts(self) -> pd.DataFrame:
+        """:attr:`account_arrays` as a DataFrame, one row per account (needs pandas)."""
+        frame: pd.DataFrame = _pandas().DataFrame(dict(self.account_arrays))
+        return frame
+
+    # ----------------------------------------------------------------- files
 
     def to_parquet(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``series.parquet``, ``accounts.parquet`` and ``run.json`` (scenario,
         policy, seed, seconds, market names, totals and metrics) into ``folder``
         (created) and return its path. Each file is written under a temporary name and
         renamed once all are written, so a failure leaves none of them half-written.
-        :meth:`from_parquet` reads them back."""
+        :meth:`from_parquet` reads them back. Needs pandas and pyarrow."""
+        require("pyarrow", "Parquet files", "sim")
         target = Path(folder)
         target.mkdir(parents=True, exist_ok=True)
         meta = {
@@ -194,7 +303,7 @@ class RunResult:
             "totals": dict(self.totals),
             "metrics": dict(self.metrics),
         }
-        with _StagedFiles(target) as stage:
+        with StagedFiles(target) as stage:
             self.series.to_parquet(stage("series.parquet"))
             self.accounts.to_parquet(stage("accounts.parquet"), index=False)
             stage("run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -203,10 +312,17 @@ class RunResult:
     @classmethod
     def from_parquet(cls, folder: str | os.PathLike[str]) -> RunResult:
         """Read a run written by :meth:`to_parquet`."""
+        pandas = _pandas("Parquet files")
+        require("pyarrow", "Parquet files", "sim")
         source = Path(folder)
         meta = json.loads((source / "run.json").read_text(encoding="utf-8"))
-        series = pd.read_parquet(source / "series.parquet")
-        accounts = pd.read_parquet(source / "accounts.parquet")
+        series_frame = pandas.read_parquet(source / "series.parquet")
+        accounts_frame = pandas.read_parquet(source / "accounts.parquet")
+        series = {"step": series_frame.index.to_numpy(dtype=np.int64)}
+        series.update({str(c): series_frame[c].to_numpy() for c in series_frame.columns})
+        accounts = {str(c): accounts_frame[c].to_numpy() for c in accounts_frame.columns}
+        for array in (*series.values(), *accounts.values()):
+            array.flags.writeable = False
         totals = {str(k): int(v) for k, v in meta["totals"].items()}
         return cls(
             scenario=str(meta["scenario"]),
@@ -214,23 +330,26 @@ class RunResult:
             seed=int(meta["seed"]),
             seconds=float(meta["seconds"]),
             market_names=tuple(str(m) for m in meta["market_names"]),
-            series=series,
-            accounts=accounts,
+            series_arrays=MappingProxyType(series),
+            account_arrays=MappingProxyType(accounts),
             totals=MappingProxyType(totals),
             metrics=MappingProxyType(_metrics.fairness(accounts, totals)),
         )
 
+    # ----------------------------------------------------------------- pickling
+
     def __getstate__(self) -> dict[str, Any]:
-        # Read-only mapping proxies do not pickle; plain dicts travel to workers instead.
-        state = dict(self.__dict__)
-        state["totals"] = dict(self.totals)
-        state["metrics"] = dict(self.metrics)
+        # Read-only mapping proxies do not pickle; plain dicts travel to workers instead,
+        # and the DataFrames are rebuilt on the other side when asked for.
+        state = {k: v for k, v in self.__dict__.items() if k not in ("series", "accounts")}
+        for name in ("series_arrays", "account_arrays", "totals", "metrics"):
+            state[name] = dict(state[name])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        state["totals"] = MappingProxyType(dict(state["totals"]))
-        state["metrics"] = MappingProxyType(dict(state["metrics"]))
+        for name in ("series_arrays", "account_arrays", "totals", "metrics"):
+            state[name] = MappingProxyType(dict(state[name]))
         for name, value in state.items():
             object.__setattr__(self, name, value)
 
@@ -286,6 +405,11 @@ class Comparison(Mapping[str, RunResult]):
         """The scenario's seed."""
         return next(iter(self._runs.values())).seed
 
+    @property
+    def metrics(self) -> dict[str, Mapping[str, _metrics.MetricValue]]:
+        """``{label: metrics}``: the fairness metrics of each run (no pandas needed)."""
+        return {label: run.metrics for label, run in self._runs.items()}
+
     def __getitem__(self, label: str) -> RunResult:
         return self._runs[label]
 
@@ -299,11 +423,12 @@ class Comparison(Mapping[str, RunResult]):
     def table(self) -> pd.DataFrame:
         """One row per policy (index named ``policy``), one column per metric in
         :data:`mutualize.sim.metrics.METRICS` order: int64 for money (minor units) and
-        counts, float64 for rates and indices."""
-        names = [metric.name for metric in _metrics.METRICS]
-        rows = [[run.metrics[name] for name in names] for run in self._runs.values()]
-        index = pd.Index(list(self._runs), name="policy")
-        frame: pd.DataFrame = pd.DataFrame(rows, index=index, columns=names, dtype=object)
+        counts, float64 for rates and indices (needs pandas)."""
+        pandas = _pandas()
+        names_ = [metric.name for metric in _metrics.METRICS]
+        rows = [[run.metrics[name] for name in names_] for run in self._runs.values()]
+        index = pandas.Index(list(self._runs), name="policy")
+        frame: pd.DataFrame = pandas.DataFrame(rows, index=index, columns=names_, dtype=object)
         for metric in _metrics.METRICS:
             dtype = np.float64 if metric.kind in ("rate", "index") else np.int64
             frame[metric.name] = frame[metric.name].astype(dtype)
@@ -313,21 +438,7 @@ class Comparison(Mapping[str, RunResult]):
         """The comparison as a Markdown (pipe) table for the terminal: one row per
         metric, one column per policy; money in minor units with thousands separators,
         rates as percentages."""
-        header = ["metric", *self._runs]
-        rows = [
-            [
-                metric.label,
-                *(format_metric(metric.name, run.metrics[metric.name]) for run in self.values()),
-            ]
-            for metric in _metrics.METRICS
-        ]
-        widths = [max(3, *(len(row[i]) for row in [header, *rows])) for i in range(len(header))]
-        lines = [
-            _pipe_row(header, widths, numeric=False),
-            "| " + " | ".join(["-" * widths[0], *("-" * (w - 1) + ":" for w in widths[1:])]) + " |",
-        ]
-        lines += [_pipe_row(row, widths, numeric=True) for row in rows]
-        return "\n".join(lines)
+        return metrics_markdown(list(self._runs), [run.metrics for run in self.values()])
 
     def __str__(self) -> str:
         return (
@@ -341,34 +452,14 @@ class Comparison(Mapping[str, RunResult]):
             f"policies={list(self._runs)!r})"
         )
 
-    def to_report(self, folder: str | os.PathLike[str], *, title: str | None = None) -> Path:
-        """Write ``report.html`` and its PNG plots into ``folder``; return the HTML's
-        path (see :func:`mutualize.sim.report.write_report`)."""
-        from .report import write_report
 
-        return write_report(self, folder, title=title)
-
-
-def format_metric(name: str, value: _metrics.MetricValue) -> str:
-    """A metric's value as text: money and counts with thousands separators, rates as
-    percentages, indices with three decimals."""
-    kind = next((m.kind for m in _metrics.METRICS if m.name == name), None)
-    if kind == "rate":
-        return f"{float(value):.2%}"
-    if kind == "index":
-        return f"{float(value):.3f}"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    return f"{float(value):,.4g}"
-
-
-def _pipe_row(cells: list[str], widths: list[int], *, numeric: bool) -> str:
-    parts = [cells[0].ljust(widths[0])]
-    parts += [
-        cell.rjust(width) if numeric else cell.ljust(width)
-        for cell, width in zip(cells[1:], widths[1:], strict=True)
-    ]
-    return "| " + " | ".join(parts) + " |"
+def _ordered(columns: Mapping[str, Any], first: tuple[str, ...]) -> dict[str, Array]:
+    """``columns`` with the names of ``first`` first (in that order, all required)."""
+    lacking = [name for name in first if name not in columns]
+    if lacking:
+        raise InvalidInputError(f"the engine's output lacks {', '.join(lacking)}")
+    rest = [name for name in columns if name not in first]
+    return {name: np.asarray(columns[name]) for name in (*first, *rest)}
 
 
 def _int_array(value: object, name: str, length: int | None) -> npt.NDArray[np.int64]:
@@ -381,86 +472,4 @@ def _int_array(value: object, name: str, length: int | None) -> npt.NDArray[np.i
         raise InvalidInputError(f"{name} has length {array.shape[0]}, expected {length}")
     if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
         raise InvalidInputError(f"{name} has values beyond int64")
-    return array.astype(np.int64, copy=False)
-
-
-def _series_frame(raw: Mapping[str, object], market_names: tuple[str, ...]) -> pd.DataFrame:
-    missing = [key for key in (*SERIES_FIELDS, "marks") if key not in raw]
-    if missing:
-        raise InvalidInputError(f"the run's series lack {', '.join(missing)}")
-    step = _int_array(raw["step"], "series.step", None)
-    steps = int(step.shape[0])
-    columns: dict[str, npt.NDArray[np.int64]] = {}
-    extras = [key for key in raw if key not in SERIES_FIELDS and key != "marks"]
-    for key in (*SERIES_FIELDS[1:], *extras):
-        columns[key] = _int_array(raw[key], f"series.{key}", steps)
-    marks = np.asarray(raw["marks"])
-    if marks.dtype.kind not in "iu":
-        raise InvalidInputError(f"series.marks must be integer ticks, got dtype {marks.dtype}")
-    if marks.shape != (steps, len(market_names)):
-        raise InvalidInputError(
-            f"series.marks must have shape ({steps}, {len(market_names)}), got {marks.shape}"
-        )
-    for column, name in enumerate(market_names):
-        columns[f"mark_{name}"] = marks[:, column].astype(np.int64)
-    frame: pd.DataFrame = pd.DataFrame(columns, index=pd.Index(step, name="step"))
-    return frame
-
-
-def _accounts_frame(raw: Mapping[str, object]) -> pd.DataFrame:
-    missing = [key for key in ACCOUNT_FIELDS if key not in raw]
-    if missing:
-        raise InvalidInputError(f"the run's accounts lack {', '.join(missing)}")
-    length = int(_int_array(raw["account"], "accounts.account", None).shape[0])
-    extras = [key for key in raw if key not in ACCOUNT_FIELDS]
-    columns = {
-        key: _int_array(raw[key], f"accounts.{key}", length) for key in (*ACCOUNT_FIELDS, *extras)
-    }
-    frame: pd.DataFrame = pd.DataFrame(columns)
-    frame["profit"] = _metrics.profit(frame)
-    frame["haircut_rate"] = _metrics.haircut_rate(frame)
-    return frame
-
-
-def _totals(raw: Mapping[str, object], series: pd.DataFrame) -> dict[str, int]:
-    missing = [key for key in TOTAL_FIELDS if key not in raw]
-    if missing:
-        raise InvalidInputError(f"the run's totals lack {', '.join(missing)}")
-    totals: dict[str, int] = {}
-    for key, value in raw.items():
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise InvalidInputError(f"totals.{key} must be an int, got {type(value).__name__}")
-        totals[str(key)] = int(value)
-    for key in _PAID_FIELDS:
-        if key not in totals:
-            totals[key] = _metrics.exact_sum(series[key].to_numpy(dtype=np.int64))
-    return totals
-
-
-class _StagedFiles:
-    """Write files under temporary names in ``folder``; rename them all on success,
-    delete them on failure."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.pending: list[tuple[Path, Path]] = []
-
-    def __call__(self, name: str) -> Path:
-        # A unique hidden name, created by the writer itself so the file gets the usual
-        # permissions (mkstemp's would be owner-only).
-        temp = self.folder / f".{name}.{uuid.uuid4().hex[:12]}.part"
-        self.pending.append((temp, self.folder / name))
-        return temp
-
-    def __enter__(self) -> _StagedFiles:
-        return self
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        try:
-            if kind is None:
-                for temp, final in self.pending:
-                    os.replace(temp, final)
-        finally:
-            # After a failure (or a failed rename) no temporary file stays behind.
-            for temp, _ in self.pending:
-                temp.unlink(missing_ok=True)
+    return np.array(array, dtype=np.int64)

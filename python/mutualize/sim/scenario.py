@@ -30,46 +30,38 @@ The TOML form::
     preset = "okx_clawback"
     session_steps = 1_440
 
-Unknown keys, wrong types and missing keys raise :class:`ScenarioError` naming the key.
+Unknown keys, wrong types, values out of bounds and missing keys raise
+:class:`ScenarioError` naming the key. Every field, with its type, bounds and default,
+is declared in :mod:`mutualize.sim.schema`; the sections are in their own modules
+(``markets``, ``population``, ``paths``, ``funding``, ``policies``), read from TOML by
+:mod:`mutualize.sim.toml`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import re
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..errors import InvalidInputError
-from ..waterfall import PRESETS, InsuranceFund, Socialize, Waterfall
+from .build import build_inputs
+from .checks import ScenarioError, check_list, check_table, expected
+from .funding import Funding
 from .inputs import EngineInputs
-from .paths import (
-    SEED_MAX,
-    Funding,
-    PricePath,
-    ScenarioError,
-    check_choice,
-    check_int,
-    check_str,
-    check_table,
-    expected,
-    funding_deltas,
-    generate_prices,
-    read_price_file,
+from .markets import Execution, MarketSpec
+from .params import set_params
+from .paths import PricePath
+from .policies import DEMO_POLICIES, GRANULARITIES, POLICY_NAMES, Policy, policy
+from .population import Distribution, Population
+from .schema import (
+    MAX_MARKETS,
+    MAX_PATH_CELLS,
+    MAX_POLICIES,
+    NOTIONAL_MAX,
+    SCENARIO,
 )
-from .population import NOTIONAL_MAX, Distribution, Population, build_accounts
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+from .toml import MAX_BYTES, dumps_toml, read_toml
 
 __all__ = [
     "DEMO_POLICIES",
@@ -87,311 +79,9 @@ __all__ = [
     "policy",
 ]
 
-INT64_MAX = 2**63 - 1
-GRANULARITIES = ("step", "bankruptcy")
-
-
-# --------------------------------------------------------------------------- markets
-
-
-@dataclass(frozen=True)
-class MarketSpec:
-    """One linear perpetual market.
-
-    Attributes:
-        name: display name, unique within the scenario.
-        tick_value: minor units per lot per tick (> 0).
-        start_price: the first mark, ticks (> 0); required unless the path is a file.
-        imr_bps, mmr_bps: initial and maintenance margin, basis points of notional
-            (``0 < mmr_bps <= imr_bps <= 10_000``); 200 bps allows 50x leverage.
-        penalty_bps: liquidation penalty, basis points of notional (0..10000).
-    """
-
-    name: str
-    tick_value: int = 1
-    start_price: int | None = None
-    imr_bps: int = 200
-    mmr_bps: int = 100
-    penalty_bps: int = 50
-
-    KEYS = ("name", "tick_value", "start_price", "imr_bps", "mmr_bps", "penalty_bps")
-
-    def __post_init__(self) -> None:
-        check_str(self.name, "name")
-        tick_value = check_int(self.tick_value, "tick_value", lo=1, unit="minor units")
-        object.__setattr__(self, "tick_value", tick_value)
-        if self.start_price is not None:
-            price = check_int(self.start_price, "start_price", lo=1, hi=2**53, unit="ticks")
-            object.__setattr__(self, "start_price", price)
-        imr = check_int(self.imr_bps, "imr_bps", lo=1, hi=10_000, unit="bps")
-        mmr = check_int(self.mmr_bps, "mmr_bps", lo=1, hi=imr, unit="bps, <= imr_bps")
-        penalty = check_int(self.penalty_bps, "penalty_bps", lo=0, hi=10_000, unit="bps")
-        object.__setattr__(self, "imr_bps", imr)
-        object.__setattr__(self, "mmr_bps", mmr)
-        object.__setattr__(self, "penalty_bps", penalty)
-
-    @property
-    def max_leverage(self) -> float:
-        """The largest leverage the initial margin allows: ``10_000 / imr_bps``."""
-        return 10_000 / self.imr_bps
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain (TOML) form, ``None`` values left out."""
-        out: dict[str, Any] = {}
-        for name in self.KEYS:
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, d: object) -> MarketSpec:
-        """Read the plain form (``name`` required)."""
-        if isinstance(d, MarketSpec):
-            return d
-        return cls(**check_table(d, "", cls.KEYS, required=("name",)))
-
-
-@dataclass(frozen=True)
-class Execution:
-    """How liquidations execute against the house (the backstop).
-
-    Attributes:
-        slippage_bps: the backstop buys a liquidated long (sells a short) this many bps
-            below (above) the mark.
-        impact_bps, depth_lots: extra slippage of ``impact_bps * lots / depth_lots`` bps
-            for the lots already liquidated in the market in the same step (a thin book
-            in a cascade), at most 5,000 bps in all.
-    """
-
-    slippage_bps: int = 10
-    impact_bps: int = 0
-    depth_lots: int = 1
-
-    KEYS = ("slippage_bps", "impact_bps", "depth_lots")
-
-    def __post_init__(self) -> None:
-        slippage = check_int(self.slippage_bps, "slippage_bps", lo=0, hi=10_000, unit="bps")
-        impact = check_int(self.impact_bps, "impact_bps", lo=0, hi=10_000, unit="bps")
-        depth = check_int(self.depth_lots, "depth_lots", lo=1, unit="lots")
-        object.__setattr__(self, "slippage_bps", slippage)
-        object.__setattr__(self, "impact_bps", impact)
-        object.__setattr__(self, "depth_lots", depth)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain (TOML) form."""
-        return {name: getattr(self, name) for name in self.KEYS}
-
-    @classmethod
-    def from_dict(cls, d: object) -> Execution:
-        """Read the plain form (missing keys take their defaults)."""
-        if isinstance(d, Execution):
-            return d
-        return cls(**check_table(d, "", cls.KEYS))
-
-
-# --------------------------------------------------------------------------- policies
-
-
-def _capped_pro_rata() -> Waterfall:
-    # The kernel takes max_rate only with exact (largest-remainder) rounding.
-    return Waterfall(
-        stages=(
-            InsuranceFund(),
-            Socialize(rule="pro_rata", rounding="exact", base="unrealized_pnl", max_rate=(1, 2)),
-        )
-    )
-
-
-def _equal_award() -> Waterfall:
-    return Waterfall(stages=(InsuranceFund(), Socialize(rule="equal_award")))
-
-
-_EXTRA_POLICIES = {"capped_pro_rata": _capped_pro_rata, "equal_award": _equal_award}
-POLICY_NAMES: tuple[str, ...] = (*PRESETS, *_EXTRA_POLICIES)
-"""Every policy name :func:`policy` knows: the waterfall presets, ``"capped_pro_rata"``
-(insurance fund, then a pro-rata haircut of unrealized PnL taking at most half of any
-account's profit; exact rounding, the only one the kernel allows with a cap) and
-``"equal_award"`` (insurance fund, then constrained equal awards: the biggest winners
-pay first)."""
-
-DEMO_POLICIES = ("okx_clawback", "bitmex_adl", "capped_pro_rata", "equal_award")
-"""The four policies a scenario compares when it names none."""
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A waterfall configuration to backtest, and how the engine applies it.
-
-    Attributes:
-        name: the name results are reported under (unique within a scenario).
-        waterfall: the :class:`~mutualize.waterfall.Waterfall` (or its plain dict).
-        granularity: ``"step"`` (the deficits of one price step are socialized in one
-            allocation; pro-rata haircuts compose, so this equals one at a time up to
-            rounding) or ``"bankruptcy"`` (one allocation per bankruptcy).
-        session_steps: steps per session for deferred (clawback) waterfalls; the last
-            session is settled after the last step. 0: one session, settled at the end.
-    """
-
-    name: str
-    waterfall: Waterfall = field(default_factory=Waterfall)
-    granularity: str = "step"
-    session_steps: int = 0
-
-    KEYS = (
-        "name",
-        "preset",
-        "stages",
-        "timing",
-        "lock_session_profit",
-        "granularity",
-        "session_steps",
-    )
-
-    def __post_init__(self) -> None:
-        check_str(self.name, "name")
-        if not isinstance(self.waterfall, Waterfall):
-            try:
-                waterfall = Waterfall.from_dict(self.waterfall)
-            except InvalidInputError as exc:
-                raise ScenarioError("waterfall", str(exc)) from None
-            object.__setattr__(self, "waterfall", waterfall)
-        check_choice(self.granularity, "granularity", GRANULARITIES)
-        object.__setattr__(
-            self,
-            "session_steps",
-            check_int(self.session_steps, "session_steps", lo=0, unit="steps"),
-        )
-
-    @property
-    def preset(self) -> str | None:
-        """The name in :data:`POLICY_NAMES` whose waterfall this is (its own name first),
-        or ``None``."""
-        if self.name in POLICY_NAMES and _waterfall_of(self.name) == self.waterfall:
-            return self.name
-        for name in POLICY_NAMES:
-            if _waterfall_of(name) == self.waterfall:
-                return name
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain (TOML) form: ``preset`` when the waterfall is a known one, else
-        ``stages``, ``timing`` and ``lock_session_profit``."""
-        out: dict[str, Any] = {"name": self.name}
-        preset = self.preset
-        if preset is not None:
-            out["preset"] = preset
-        else:
-            plain = self.waterfall.to_dict()
-            out["stages"] = [
-                {key: value for key, value in stage.items() if value is not None}
-                for stage in plain["stages"]
-            ]
-            out["timing"] = plain["timing"]
-            out["lock_session_profit"] = plain["lock_session_profit"]
-        out["granularity"] = self.granularity
-        out["session_steps"] = self.session_steps
-        return out
-
-    @classmethod
-    def from_dict(cls, d: object, default_name: str = "policy") -> Policy:
-        """Read the plain form: ``preset`` (a name in :data:`POLICY_NAMES`) or ``stages``
-        (the stage dicts of ``Waterfall.from_dict``), plus optional ``name``,
-        ``timing``, ``lock_session_profit``, ``granularity`` and ``session_steps``."""
-        if isinstance(d, Policy):
-            return d
-        table = check_table(d, "", cls.KEYS)
-        preset, stages = table.get("preset"), table.get("stages")
-        if preset is not None and stages is not None:
-            raise ScenarioError("stages", "give either preset or stages, not both")
-        if preset is None and stages is None:
-            raise ScenarioError(
-                "preset",
-                "missing; a policy needs a preset (one of "
-                + ", ".join(POLICY_NAMES)
-                + ") or stages",
-            )
-        timing = table.get("timing")
-        if timing is not None:
-            check_choice(timing, "timing", ("immediate", "deferred"))
-        lock = table.get("lock_session_profit")
-        if lock is not None and not isinstance(lock, bool):
-            raise expected("lock_session_profit", "true or false", lock)
-        if preset is not None:
-            base = _waterfall_of(check_choice(preset, "preset", POLICY_NAMES))
-            waterfall = Waterfall(
-                stages=base.stages,
-                timing=base.timing if timing is None else timing,
-                lock_session_profit=base.lock_session_profit if lock is None else lock,
-            )
-            name = table.get("name", preset)
-        else:
-            if isinstance(stages, str | bytes | Mapping) or not isinstance(stages, Sequence):
-                raise expected("stages", "a list of stage tables", stages)
-            try:
-                waterfall = Waterfall.from_dict(
-                    {
-                        "stages": list(stages),
-                        "timing": "immediate" if timing is None else timing,
-                        "lock_session_profit": bool(lock),
-                    }
-                )
-            except InvalidInputError as exc:
-                raise ScenarioError("stages", str(exc)) from None
-            name = table.get("name", default_name)
-        return cls(
-            name=name,
-            waterfall=waterfall,
-            granularity=table.get("granularity", "step"),
-            session_steps=table.get("session_steps", 0),
-        )
-
-
-def _waterfall_of(name: str) -> Waterfall:
-    factory = PRESETS.get(name) or _EXTRA_POLICIES[name]
-    return factory()
-
-
-def policy(name: str, *, granularity: str = "step", session_steps: int = 0) -> Policy:
-    """The named policy: a preset of :data:`mutualize.waterfall.PRESETS`,
-    ``"capped_pro_rata"`` or ``"equal_award"`` (see :data:`POLICY_NAMES`).
-
-    Raises:
-        ScenarioError: an unknown name.
-    """
-    check_choice(name, "policy", POLICY_NAMES)
-    return Policy(
-        name=name,
-        waterfall=_waterfall_of(name),
-        granularity=granularity,
-        session_steps=session_steps,
-    )
-
 
 def _default_policies() -> tuple[Policy, ...]:
     return tuple(policy(name) for name in DEMO_POLICIES)
-
-
-# --------------------------------------------------------------------------- scenario
-
-# The dict form's keys, for with_params: a tuple of keys is a table, a one-item list an
-# array of such tables, None a value, and "any" a table checked later by its reader.
-_SECTION_KEYS: dict[str, Any] = {
-    "name": None,
-    "seed": None,
-    "insurance_fund": None,
-    "house_collateral": None,
-    "market": [MarketSpec.KEYS],
-    "population": {
-        **dict.fromkeys(Population.KEYS),
-        "collateral": Distribution.KEYS,
-        "leverage": Distribution.KEYS,
-    },
-    "path": PricePath.KEYS,
-    "funding": Funding.KEYS,
-    "execution": Execution.KEYS,
-    "policy": [{**dict.fromkeys(Policy.KEYS), "stages": ["any"]}],
-}
 
 
 @dataclass(frozen=True)
@@ -424,14 +114,13 @@ class Scenario:
     funding: Funding = field(default_factory=Funding)
     execution: Execution = field(default_factory=Execution)
     policies: tuple[Policy, ...] = field(default_factory=_default_policies)
-    insurance_fund: int = 0
-    house_collateral: int | None = None
+    insurance_fund: int = SCENARIO.default("insurance_fund")
+    house_collateral: int | None = SCENARIO.default("house_collateral")
 
-    KEYS = tuple(_SECTION_KEYS)
+    KEYS = SCENARIO.keys
 
     def __post_init__(self) -> None:
-        check_str(self.name, "name")
-        object.__setattr__(self, "seed", check_int(self.seed, "seed", lo=0, hi=SEED_MAX))
+        SCENARIO.check_into(self, ("name", "seed"))
         object.__setattr__(self, "markets", self._markets(self.markets))
         for key, cls in (
             ("population", Population),
@@ -447,19 +136,12 @@ class Scenario:
                     raise exc.within(key) from None
                 object.__setattr__(self, key, value)
         object.__setattr__(self, "policies", self._policies(self.policies))
-        fund = check_int(self.insurance_fund, "insurance_fund", lo=0, hi=INT64_MAX)
-        object.__setattr__(self, "insurance_fund", fund)
-        if self.house_collateral is not None:
-            house = check_int(
-                self.house_collateral, "house_collateral", lo=1, hi=INT64_MAX, unit="minor units"
-            )
-            object.__setattr__(self, "house_collateral", house)
+        SCENARIO.check_into(self, ("insurance_fund", "house_collateral"))
         self._check_together()
 
     @staticmethod
     def _markets(value: object) -> tuple[MarketSpec, ...]:
-        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
-            raise expected("market", "a list of market tables", value)
+        value = check_list(value, "market", "market tables", MAX_MARKETS)
         if not value:
             raise ScenarioError("market", "expected at least one market")
         markets = []
@@ -477,8 +159,7 @@ class Scenario:
 
     @staticmethod
     def _policies(value: object) -> tuple[Policy, ...]:
-        if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
-            raise expected("policy", "a list of policies", value)
+        value = check_list(value, "policy", "policies", MAX_POLICIES)
         if not value:
             raise ScenarioError("policy", "expected at least one policy")
         policies = []
@@ -498,7 +179,8 @@ class Scenario:
         return tuple(policies)
 
     def _check_together(self) -> None:
-        """Checks across sections (start prices, market weights, leverage bounds)."""
+        """Checks across sections (start prices, a lot's notional, the path's size,
+        market weights, leverage bounds): all before anything is allocated."""
         if self.path.generated:
             for i, market in enumerate(self.markets):
                 if market.start_price is None:
@@ -506,6 +188,19 @@ class Scenario:
                         f"market[{i}].start_price",
                         f'missing; path kind "{self.path.kind}" starts from it (ticks)',
                     )
+                if market.start_price * market.tick_value >= NOTIONAL_MAX:
+                    raise ScenarioError(
+                        f"market[{i}].tick_value",
+                        "start_price x tick_value (one lot's notional) must be below 2**62 "
+                        "minor units",
+                    )
+            cells = self.path.num_steps * len(self.markets)
+            if cells > MAX_PATH_CELLS:
+                raise ScenarioError(
+                    "path.steps",
+                    f"{self.path.num_steps:,} steps x {len(self.markets)} markets is more "
+                    f"than {MAX_PATH_CELLS:,} prices",
+                )
         population = self.population
         if population.table is not None:
             return
@@ -562,10 +257,7 @@ class Scenario:
         60}`` (list items by index, ``policy.0`` or ``policy[0]``). ``None`` removes
         a key (its default applies). An unknown key raises :class:`ScenarioError`
         naming it."""
-        d = self.to_dict()
-        for key, value in params.items():
-            _set_dotted(d, key, value)
-        return Scenario.from_dict(d)
+        return Scenario.from_dict(set_params(self.to_dict(), params))
 
     # ----------------------------------------------------------------- plain form
 
@@ -626,7 +318,15 @@ class Scenario:
         are found relative to its folder."""
         file = Path(path)
         try:
-            text = file.read_text(encoding="utf-8")
+            with file.open("rb") as stream:
+                # One byte more than a scenario may have: enough to refuse a huge file
+                # (or a device that never ends) without reading it.
+                data = stream.read(MAX_BYTES + 1)
+            if len(data) > MAX_BYTES:
+                raise ScenarioError("", f"larger than {MAX_BYTES:,} bytes; is it a scenario?")
+            text = data.decode("utf-8")
+        except ScenarioError as exc:
+            raise exc.from_source(str(file)) from None
         except FileNotFoundError:
             raise ScenarioError("", "file not found", str(file)) from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -637,11 +337,9 @@ class Scenario:
     def from_toml_text(
         cls, text: str, *, source: str = "<string>", base_dir: str | Path | None = None
     ) -> Scenario:
-        """Read a scenario from TOML text (``source`` names it in errors)."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ScenarioError("", f"TOML syntax error: {exc}", source) from None
+        """Read a scenario from TOML text (``source`` names it in errors). Size, nesting
+        and every value are checked before anything is allocated."""
+        data = read_toml(text, source)
         try:
             return cls.from_dict(data, base_dir=base_dir)
         except ScenarioError as exc:
@@ -671,60 +369,7 @@ class Scenario:
         if policy is not None:
             chosen = self.policy(policy) if isinstance(policy, str) else policy
             session_steps = chosen.session_steps
-        names = self.market_names
-        tick_value = np.array([m.tick_value for m in self.markets], dtype=np.int64)
-        imr_bps = np.array([m.imr_bps for m in self.markets], dtype=np.int64)
-        if self.path.generated:
-            starts = [int(m.start_price or 0) for m in self.markets]
-            prices = generate_prices(self.path, starts, self.seed)
-        else:
-            prices = read_price_file(str(self.path.file), names, self.path.num_steps)
-        accounts = build_accounts(
-            self.population,
-            seed=self.seed,
-            start_prices=np.ascontiguousarray(prices[0]),
-            tick_value=tick_value,
-            imr_bps=imr_bps,
-            market_names=names,
-        )
-        notional = np.abs(accounts.size).astype(np.float64) * accounts.entry
-        if float((notional * tick_value[accounts.market]).max()) >= NOTIONAL_MAX:
-            raise ScenarioError("population", "a position's notional exceeds 2**62 minor units")
-        if float(prices.max()) * float(tick_value.max()) >= NOTIONAL_MAX:
-            raise ScenarioError("path", "a lot's notional exceeds 2**62 minor units")
-        house = self.house_collateral
-        if house is None:
-            total = int(accounts.collateral.sum(dtype=np.float64))
-            if 10 * total > INT64_MAX // 4:
-                raise ScenarioError(
-                    "house_collateral",
-                    "10 x the total collateral is too large for int64; set house_collateral",
-                )
-            house = 10 * int(accounts.collateral.sum())
-        inputs = EngineInputs(
-            tick_value=tick_value,
-            imr_bps=imr_bps,
-            mmr_bps=np.array([m.mmr_bps for m in self.markets], dtype=np.int64),
-            penalty_bps=np.array([m.penalty_bps for m in self.markets], dtype=np.int64),
-            market_names=names,
-            collateral=accounts.collateral,
-            market=accounts.market,
-            size=accounts.size,
-            entry=accounts.entry,
-            prices=np.ascontiguousarray(prices),
-            funding=funding_deltas(prices, tick_value, self.funding),
-            insurance_fund=self.insurance_fund,
-            house_collateral=house,
-            slippage_bps=self.execution.slippage_bps,
-            impact_bps=self.execution.impact_bps,
-            depth_lots=self.execution.depth_lots,
-            session_steps=session_steps,
-        )
-        try:
-            inputs.validate()
-        except InvalidInputError as exc:
-            raise ScenarioError("", f"the built inputs are invalid: {exc}") from None
-        return inputs
+        return build_inputs(self, session_steps)
 
     # ----------------------------------------------------------------- demo
 
@@ -776,135 +421,3 @@ class Scenario:
             ),
             insurance_fund=20_000_000_000,
         )
-
-
-# --------------------------------------------------------------------------- with_params
-
-
-def _split_key(key: str) -> list[str]:
-    parts: list[str] = []
-    for piece in key.split("."):
-        match = re.fullmatch(r"([^\[\]]*)((?:\[\d+\])*)", piece)
-        if match is None or (not match.group(1) and not match.group(2)):
-            raise ScenarioError(key, "not a dotted parameter key")
-        if match.group(1):
-            parts.append(match.group(1))
-        parts.extend(re.findall(r"\[(\d+)\]", match.group(2)))
-    return parts
-
-
-def _set_dotted(d: dict[str, Any], key: str, value: object) -> None:
-    """Set ``d[key]`` for a dotted key, checking it against the scenario's keys."""
-    if not isinstance(key, str) or not key:
-        raise expected("params", "dotted keys such as population.count", key)
-    parts = _split_key(key)
-    node: Any = d
-    schema: Any = _SECTION_KEYS
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[: depth + 1])
-        if isinstance(schema, list):
-            if not isinstance(node, list) or not part.isdigit() or int(part) >= len(node):
-                count = len(node) if isinstance(node, list) else 0
-                raise ScenarioError(where, f"expected an index below {count}")
-            if last:
-                raise ScenarioError(where, "replace a key inside the list item, not the item")
-            node, schema = node[int(part)], schema[0]
-            continue
-        if schema == "any":
-            allowed: tuple[str, ...] | None = None
-        elif isinstance(schema, dict):
-            allowed = tuple(schema)
-        elif isinstance(schema, tuple):
-            allowed = schema
-        else:
-            raise ScenarioError(where, "not a table: cannot set a key inside it")
-        if allowed is not None and part not in allowed:
-            raise ScenarioError(where, "unknown parameter; expected one of " + ", ".join(allowed))
-        if not isinstance(node, dict):
-            raise ScenarioError(where, "not a table: cannot set a key inside it")
-        if last:
-            if value is None:
-                node.pop(part, None)
-            else:
-                node[part] = value
-            return
-        child_schema = schema[part] if isinstance(schema, dict) else None
-        if child_schema is None:
-            raise ScenarioError(where, "not a table: cannot set a key inside it")
-        if part not in node:
-            if isinstance(child_schema, list):
-                raise ScenarioError(where, "not set: no list items to index")
-            node[part] = {}
-        node, schema = node[part], child_schema
-
-
-# --------------------------------------------------------------------------- TOML writer
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def dumps_toml(data: Mapping[str, Any]) -> str:
-    """A plain dict (str keys; bool, int, finite float, str, lists and dicts as values)
-    as TOML: values first, then ``[tables]``, then ``[[arrays of tables]]``."""
-    lines: list[str] = []
-    tables: list[tuple[str, Mapping[str, Any]]] = []
-    arrays: list[tuple[str, list[Mapping[str, Any]]]] = []
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            arrays.append((key, value))
-        else:
-            lines.append(f"{_key(key)} = {_value(value)}")
-    for key, table in tables:
-        lines += ["", f"[{_key(key)}]"]
-        lines += [f"{_key(k)} = {_value(v)}" for k, v in table.items()]
-    for key, items in arrays:
-        for item in items:
-            lines += ["", f"[[{_key(key)}]]"]
-            lines += [f"{_key(k)} = {_value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
-
-
-def _string(text: str) -> str:
-    out = ['"']
-    for char in text:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-def _value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ScenarioError("", f"cannot write the non-finite number {value!r} to TOML")
-        return repr(value)
-    if isinstance(value, str):
-        return _string(value)
-    if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list | tuple):
-        if value and any(isinstance(v, Mapping) for v in value):
-            return "[\n" + "".join(f"    {_value(v)},\n" for v in value) + "]"
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise ScenarioError("", f"cannot write {json.dumps(str(value))} to TOML")

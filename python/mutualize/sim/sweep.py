@@ -7,69 +7,39 @@ arrays. Tasks run on a local process pool (the default), a thread pool (the comp
 engine releases the GIL), a Dask cluster or a Ray cluster; the rows are sorted by
 (seed, parameter point, policy), so every backend gives the same table.
 
+The tasks and where they run are in :mod:`mutualize.sim.tasks` and
+:mod:`mutualize.sim.executors`. Sweeps need pandas (``pip install 'mutualize[sim]'``);
 Dask and Ray are optional: ``pip install 'mutualize[dask]'`` or ``'mutualize[ray]'``.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import math
-import multiprocessing
 import os
-import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures import as_completed as futures_as_completed
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Literal
 
-from ..errors import InvalidInputError, MutualizeError
+from .._extras import require
+from ..errors import InvalidInputError
+from .executors import RUNNERS, BackendUnavailableError, Bar
+from .tasks import Row, Task
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .scenario import Policy, Scenario
+    from .policies import Policy
+    from .scenario import Scenario
 
 __all__ = ["BACKENDS", "Backend", "BackendUnavailableError", "SweepResult", "sweep"]
 
 Backend = Literal["local", "threads", "dask", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "threads", "dask", "ray")
 
-# Metrics that measure the machine, not the mechanism: left out of the table so that
-# every backend (and every rerun) gives identical rows.
-_TIMING_METRICS = frozenset({"seconds", "wall_seconds", "elapsed", "elapsed_seconds"})
 _KEY_COLUMNS = ("seed", "policy")
-
-
-class BackendUnavailableError(MutualizeError, ImportError):
-    """The sweep backend asked for needs a package that is not installed."""
-
-
-class _Task(NamedTuple):
-    """One grid point, as plain picklable data."""
-
-    number: int  # position in the grid: seeds major, then parameter points
-    seed: int
-    params: tuple[tuple[str, object], ...]
-    policies: list[Policy] | None  # None: the scenario's own
-
-
-class _Row(NamedTuple):
-    """One policy's metrics in one task."""
-
-    task: int  # the task's number
-    order: int  # the policy's position in the comparison
-    policy: str
-    metrics: dict[str, object]
-
-
-class _Bar(Protocol):
-    def update(self, n: int = 1) -> object: ...
-
-    def close(self) -> object: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,6 +172,7 @@ def sweep(
     the workers are started fresh (spawned) and import the main module.
     """
     started = time.perf_counter()
+    require("pandas", "sweeps", "sim")
     if backend not in BACKENDS:
         raise InvalidInputError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     if workers is not None and (isinstance(workers, bool) or workers < 1):
@@ -216,10 +187,10 @@ def sweep(
     # Plain data: it pickles anywhere (a scenario's data files are absolute paths in it).
     plain = scenario.to_dict()
     tasks = [
-        _Task(number, seed, point, policy_arg)
+        Task(number, seed, point, policy_arg)
         for number, (seed, point) in enumerate(itertools.product(seed_list, grid))
     ]
-    runner = _RUNNERS[backend]
+    runner = RUNNERS[backend]
     bar = _progress_bar(len(tasks), progress)
     try:
         rows = runner(plain, tasks, workers, address, bar)
@@ -235,181 +206,6 @@ def sweep(
         seconds=time.perf_counter() - started,
         tasks=len(tasks),
     )
-
-
-# --- the task: module level, so that process pools, Dask and Ray can ship it -----------
-
-
-def _run_task(plain: Mapping[str, Any], task: _Task) -> list[_Row]:
-    """Run one grid point of the scenario ``plain`` (its dict form); keep only metrics."""
-    from .engine import compare
-    from .scenario import Scenario
-
-    scenario = Scenario.from_dict(plain).with_seed(task.seed)
-    if task.params:
-        scenario = scenario.with_params(dict(task.params))
-    comparison = compare(scenario, task.policies, progress=False)
-    return [
-        _Row(task.number, order, name, _plain_metrics(metrics))
-        for order, (name, metrics) in enumerate(_comparison_metrics(comparison))
-    ]
-
-
-def _comparison_metrics(comparison: Any) -> Iterator[tuple[str, Mapping[str, object]]]:
-    """(policy label, metrics) of each run of a comparison (a mapping), in its order."""
-    for label, result in comparison.items():
-        yield str(label), result.metrics
-
-
-def _plain_metrics(metrics: Mapping[str, object]) -> dict[str, object]:
-    """Metrics as plain Python scalars, without the timing ones."""
-    plain: dict[str, object] = {}
-    for name, value in metrics.items():
-        if name in _TIMING_METRICS:
-            continue
-        item = getattr(value, "item", None)  # numpy scalars -> Python scalars
-        plain[str(name)] = item() if callable(item) else value
-    return plain
-
-
-# --- backends ----------------------------------------------------------------------
-
-
-_Plain = Mapping[str, Any]
-_Runner = Callable[[_Plain, list[_Task], "int | None", "str | None", _Bar], list[_Row]]
-
-
-def _run_local(
-    plain: _Plain, tasks: list[_Task], workers: int | None, address: str | None, bar: _Bar
-) -> list[_Row]:
-    # Spawned, not forked: the parent may hold engine threads, and a fork copies their locks.
-    context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(
-        max_workers=_worker_count(workers, len(tasks)),
-        mp_context=context,
-        initializer=_ignore_sigint,
-    )
-    return _run_executor(executor, plain, tasks, bar, terminate=True)
-
-
-def _run_threads(
-    plain: _Plain, tasks: list[_Task], workers: int | None, address: str | None, bar: _Bar
-) -> list[_Row]:
-    executor = ThreadPoolExecutor(
-        max_workers=_worker_count(workers, len(tasks)), thread_name_prefix="mutualize-sweep"
-    )
-    return _run_executor(executor, plain, tasks, bar, terminate=False)
-
-
-def _run_executor(
-    executor: Executor, plain: _Plain, tasks: list[_Task], bar: _Bar, *, terminate: bool
-) -> list[_Row]:
-    rows: list[_Row] = []
-    try:
-        futures: list[Future[list[_Row]]] = [executor.submit(_run_task, plain, t) for t in tasks]
-        for future in futures_as_completed(futures):
-            rows.extend(future.result())
-            bar.update(1)
-    except BaseException:
-        # A failed task or Ctrl-C: drop the queued tasks and do not wait for the others.
-        processes = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        if terminate:
-            for process in processes:
-                process.terminate()
-        raise
-    executor.shutdown(wait=True)
-    return rows
-
-
-def _run_dask(
-    plain: _Plain, tasks: list[_Task], workers: int | None, address: str | None, bar: _Bar
-) -> list[_Row]:
-    try:
-        # Typed as Any: distributed ships no complete annotations.
-        distributed: Any = importlib.import_module("distributed")
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "the dask backend needs dask.distributed: pip install 'mutualize[dask]'"
-        ) from exc
-    cluster = None
-    if address is None:
-        # In-process threads: no worker start-up cost, and the engine releases the GIL.
-        cluster = distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=_worker_count(workers, len(tasks)),
-            processes=False,
-            dashboard_address=None,
-            # The scheduler serves /health even without a dashboard: any free local port.
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-        )
-        client = distributed.Client(cluster)
-    else:
-        client = distributed.Client(address)
-    rows: list[_Row] = []
-    try:
-        # Scattered once, so a large scenario is not sent with every task.
-        [shared] = client.scatter([plain], broadcast=True)
-        futures = [client.submit(_run_task, shared, t, pure=False) for t in tasks]
-        for future in distributed.as_completed(futures):
-            rows.extend(future.result())
-            bar.update(1)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return rows
-
-
-def _run_ray(
-    plain: _Plain, tasks: list[_Task], workers: int | None, address: str | None, bar: _Bar
-) -> list[_Row]:
-    try:
-        ray: Any = importlib.import_module("ray")
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            "the ray backend needs ray: pip install 'mutualize[ray]'"
-        ) from exc
-    started = False
-    if not ray.is_initialized():
-        options: dict[str, Any] = {"address": address, "include_dashboard": False}
-        if address is None:
-            options["num_cpus"] = _worker_count(workers, len(tasks))
-        ray.init(**options)
-        started = True
-    try:
-        remote = ray.remote(_run_task)
-        shared = ray.put(plain)  # stored once; each task gets the dict back
-        pending = [remote.remote(shared, t) for t in tasks]
-        rows: list[_Row] = []
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            for chunk in ray.get(done):
-                rows.extend(chunk)
-            bar.update(len(done))
-        return rows
-    finally:
-        if started:
-            ray.shutdown()
-
-
-_RUNNERS: dict[str, _Runner] = {
-    "local": _run_local,
-    "threads": _run_threads,
-    "dask": _run_dask,
-    "ray": _run_ray,
-}
-
-
-def _ignore_sigint() -> None:
-    """Process-pool workers leave Ctrl-C to the parent, which stops them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _worker_count(workers: int | None, tasks: int) -> int:
-    if workers is not None:
-        return workers
-    return max(1, min(os.cpu_count() or 1, tasks))
 
 
 # --- checks and assembly -------------------------------------------------------------
@@ -444,7 +240,7 @@ def _resolve_policies(
         return None
     if isinstance(policies, (str, bytes)):
         raise InvalidInputError(f"policies must be a list of policies, got {policies!r}")
-    from .scenario import policy
+    from .policies import policy
 
     own = {p.name: p for p in scenario.policies}
     resolved: list[Policy] = []
@@ -479,7 +275,7 @@ def _check_params(
     return list(itertools.product(*axes))
 
 
-def _table(tasks: list[_Task], rows: list[_Row], keys: tuple[str, ...]) -> pd.DataFrame:
+def _table(tasks: list[Task], rows: list[Row], keys: tuple[str, ...]) -> pd.DataFrame:
     import pandas as pd
 
     by_number = {t.number: t for t in tasks}
@@ -534,7 +330,7 @@ def _format_float(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _progress_bar(total: int, progress: bool | None) -> _Bar:
+def _progress_bar(total: int, progress: bool | None) -> Bar:
     """A bar over ``total`` tasks (see :func:`sweep`'s ``progress``)."""
     from .progress import progress_bar
 
