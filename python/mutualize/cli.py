@@ -6,6 +6,7 @@ mutualize compare SCENARIO.toml         several policies through a scenario: tab
 mutualize sweep SCENARIO.toml --seeds   many seeds and parameter values, on any backend
 mutualize allocate LOSS CLAIM...        allocate a loss (minor units) over claims
 mutualize rules                         one loss shared under every allocation rule
+mutualize init [DIR]                    write the example scenarios to DIR (_cli_init.py)
 
 Errors in what the user gave (a bad scenario file, option or value) print
 ``error: <message>`` on standard error and exit with status 2; a failure while running
@@ -555,6 +556,10 @@ def rules() -> None:
 
     click.echo(render_demo(demo_allocations()))
 
+
+from mutualize._cli_init import init  # noqa: E402 (the examples command lives in its own file)
+
+main.add_command(init)
 
 if __name__ == "__main__":
     main()
