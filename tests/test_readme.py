@@ -42,7 +42,7 @@ else:  # pragma: no cover
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 REPOSITORY = "https://github.com/mutualize/mutualize"
-TIMEOUT = 300  # seconds for one block; each should take a few
+TIMEOUT = 120  # seconds for one block; each should take a few
 
 PYTHON = ("python", "py")
 SHELL = ("bash", "sh", "shell", "console")
@@ -256,6 +256,18 @@ def test_shell_blocks_leave_out_installs_and_join_continuations() -> None:
         "python3 -m mutualize demo   # comment",
         "mutualize sweep a.toml --seeds 1..2      --backend threads",
     ]
+
+
+def test_a_block_that_must_not_run_says_why_on_its_first_line() -> None:
+    def block(code: str) -> Block:
+        return Block(README, 1, "python", code)
+
+    assert _not_run_reason(block("# not run: needs a Ray cluster\nimport ray\n")) == (
+        "needs a Ray cluster"
+    )
+    assert _not_run_reason(block("# not run:\nx = 1\n")) == ""  # no reason: the test fails
+    assert _not_run_reason(block("x = 1  # not run: only on the first line\n")) is None
+    assert _not_run_reason(block("")) is None
 
 
 def test_code_blocks_are_found_with_their_language_and_indentation(tmp_path: Path) -> None:
