@@ -6,6 +6,7 @@ mutualize compare SCENARIO.toml         several policies through a scenario: tab
 mutualize sweep SCENARIO.toml --seeds   many seeds and parameter values, on any backend
 mutualize allocate LOSS CLAIM...        allocate a loss (minor units) over claims
 mutualize rules                         one loss shared under every allocation rule
+mutualize init [DIR]                    write the example scenarios to DIR (_cli/init.py)
 
 Errors in what the user gave (a bad scenario file, option or value) print one line,
 ``error: <message>``, on standard error and exit with status 2; a failure while running
@@ -38,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mutualize._cli.backtest",
     "mutualize._cli.sweep",
     "mutualize._cli.kernel",
+    "mutualize._cli.init",
 )
 
 
