@@ -26,6 +26,7 @@ import click
 
 import mutualize
 from mutualize.errors import MutualizeError
+from mutualize.research.commands import replay_command, score_command
 
 if TYPE_CHECKING:
     from mutualize.sim import Policy, Scenario
@@ -555,6 +556,9 @@ def rules() -> None:
 
     click.echo(render_demo(demo_allocations()))
 
+
+main.add_command(score_command)  # research: mutualize.research.commands
+main.add_command(replay_command)
 
 if __name__ == "__main__":
     main()
