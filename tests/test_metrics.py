@@ -194,3 +194,21 @@ def test_max_burden_properties(rows: list[tuple[int, int]]) -> None:
     assert 0 <= m <= 1
     assert all(F(hi, ei) <= m or F(hi, ei) > 1 for hi, ei in rows if ei > 0)
     assert metrics.max_burden([0] * len(h), e) == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 10**12), st.integers(-5, 10**12)), max_size=25),
+    st.integers(8, 128),
+)
+def test_rate_gini_at_a_resolution_is_within_its_bound(
+    rows: list[tuple[int, int]], bits: int
+) -> None:
+    h = [r[0] for r in rows]
+    b = [r[1] for r in rows]
+    exact = metrics.rate_gini(h, b)
+    approx = metrics.rate_gini(h, b, resolution_bits=bits)
+    n = sum(1 for x in b if x > 0)
+    assert abs(approx - exact) <= F(n, 2 ** (bits - 1))
+    # the same through Fractions (the generic path)
+    assert metrics.rate_gini([F(x) for x in h], b, resolution_bits=bits) == approx

@@ -43,15 +43,15 @@ def parse_decimal(text: str, where: str) -> Decimal:
 
 
 def to_micro_floor(value: Decimal) -> int:
-    """USD to micro-USD, rounded down (toward minus infinity)."""
-    scaled = Fraction(value) * MICRO
-    return scaled.numerator // scaled.denominator
+    """USD to micro-USD, rounded down (toward minus infinity), exactly at any length."""
+    num, den = value.as_integer_ratio()
+    return num * MICRO // den
 
 
 def to_micro_ceil(value: Decimal) -> int:
-    """USD to micro-USD, rounded up (toward plus infinity)."""
-    scaled = Fraction(value) * MICRO
-    return -(-scaled.numerator // scaled.denominator)
+    """USD to micro-USD, rounded up (toward plus infinity), exactly at any length."""
+    num, den = value.as_integer_ratio()
+    return -(-num * MICRO // den)
 
 
 def usd_text(micro: int) -> str:

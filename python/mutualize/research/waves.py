@@ -25,7 +25,8 @@ HyperReplay data are not shipped: obtain them under their own license.
 5. **Output**: ``policy_per_wave_metrics.csv`` in the layout ``mutualize score`` reads
    (money as exact six-decimal USD; rates half-even at 12 decimals), plus, per policy,
    the accounts hit (``hit_<p>``) and the Gini of the haircut/equity rates
-   (``gini_<p>``).
+   (``gini_<p>``, computed on the rates at 128-bit resolution: within ``n / 2**127`` of
+   the exact value, far below the 12 decimals printed).
 
 The two-pass counterfactual (:func:`counterfactual`) is documented there.
 """
@@ -88,14 +89,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class AccountRow:
-    """One row of an accounts file: amounts as exact decimals (USD, contracts)."""
+    """One row of an accounts file: ``pnl`` and ``equity`` in integer micro-USD rounded
+    down (what an account holds), ``size`` the exact signed position in contracts."""
 
     user: str
     coin: str
     time: int
     size: Decimal
-    pnl: Decimal
-    equity: Decimal
+    pnl: int
+    equity: int
 
 
 @dataclass(frozen=True)
@@ -160,10 +162,14 @@ def read_accounts(path: str | Path, label: str | None = None) -> list[AccountRow
                 coin=coin,
                 time=int(time),
                 size=parse_decimal(_cell(row, "position_size", where), f"{where}, position_size"),
-                pnl=parse_decimal(
-                    _cell(row, "total_unrealized_pnl", where), f"{where}, total_unrealized_pnl"
+                pnl=to_micro_floor(
+                    parse_decimal(
+                        _cell(row, "total_unrealized_pnl", where), f"{where}, total_unrealized_pnl"
+                    )
                 ),
-                equity=parse_decimal(_cell(row, "total_equity", where), f"{where}, total_equity"),
+                equity=to_micro_floor(
+                    parse_decimal(_cell(row, "total_equity", where), f"{where}, total_equity")
+                ),
             )
         )
     if not rows:
@@ -258,30 +264,48 @@ class WaveBook:
     coins: dict[str, CoinBudget] | None = None
 
 
-def _largest(values: dict[str, Decimal], key: str, value: Decimal) -> None:
-    if key not in values or value > values[key]:
-        values[key] = value
+@dataclass(frozen=True)
+class _Accounts:
+    """A wave's rows per account: largest equity and PnL (micro-USD) and the largest
+    ``|size|`` per coin, in whole contracts."""
+
+    equity: dict[str, int]
+    pnl: dict[str, int]
+    contracts: dict[tuple[str, str], int]
 
 
-def _book(wave: Wave, coins: dict[str, CoinBudget] | None, taken: dict[str, int]) -> WaveBook:
-    """The wave's accounts; ``taken`` holds haircuts already taken from each user (the
-    ADL-on pass of the counterfactual), subtracted from its equity and PnL."""
-    equity: dict[str, Decimal] = {}
-    pnl: dict[str, Decimal] = {}
+def _accounts(wave: Wave) -> _Accounts:
+    equity: dict[str, int] = {}
+    pnl: dict[str, int] = {}
     sizes: dict[tuple[str, str], Decimal] = {}
     for row in wave.rows:
-        _largest(equity, row.user, row.equity)
-        _largest(pnl, row.user, row.pnl)
+        if row.user not in equity or row.equity > equity[row.user]:
+            equity[row.user] = row.equity
+        if row.user not in pnl or row.pnl > pnl[row.user]:
+            pnl[row.user] = row.pnl
         key = (row.user, row.coin)
-        if key not in sizes or abs(row.size) > sizes[key]:
-            sizes[key] = abs(row.size)
+        size = abs(row.size)
+        if key not in sizes or size > sizes[key]:
+            sizes[key] = size
+    # whole contracts, rounded down
+    return _Accounts(equity, pnl, {key: int(size) for key, size in sizes.items()})
+
+
+def _book(
+    wave: Wave,
+    accounts: _Accounts,
+    coins: dict[str, CoinBudget] | None,
+    taken: dict[str, int],
+) -> WaveBook:
+    """The wave's winners and budget; ``taken`` holds haircuts already taken from each
+    user (the ADL-on pass of the counterfactual), subtracted from its equity and PnL."""
     deficit = 0
     users: list[str] = []
     u_list: list[int] = []
     e_list: list[int] = []
-    for user in sorted(equity):
-        e = to_micro_floor(equity[user]) - taken.get(user, 0)
-        u = to_micro_floor(pnl[user]) - taken.get(user, 0)
+    for user in sorted(accounts.equity):
+        e = accounts.equity[user] - taken.get(user, 0)
+        u = accounts.pnl[user] - taken.get(user, 0)
         if e < 0:
             deficit -= e
         elif e > 0 and u > 0:
@@ -290,8 +314,7 @@ def _book(wave: Wave, coins: dict[str, CoinBudget] | None, taken: dict[str, int]
             u_list.append(u)
     index = {user: j for j, user in enumerate(users)}
     per_coin: dict[str, tuple[list[int], list[int]]] = {}
-    for (user, coin), size in sorted(sizes.items()):
-        whole = int(size)  # whole contracts, rounded down
+    for (user, coin), whole in sorted(accounts.contracts.items()):
         if user in index and whole > 0:
             positions, counts = per_coin.setdefault(coin, ([], []))
             positions.append(index[user])
@@ -309,14 +332,14 @@ def _book(wave: Wave, coins: dict[str, CoinBudget] | None, taken: dict[str, int]
         },
     )
     budget = deficit if coins is None else sum(part.budget for part in coins.values())
-    return WaveBook(wave, len(equity), winners, deficit, budget, coins)
+    return WaveBook(wave, len(accounts.equity), winners, deficit, budget, coins)
 
 
 def wave_books(
     waves: Sequence[Wave], gaps: dict[int, dict[str, CoinBudget]] | None = None
 ) -> list[WaveBook]:
     """Every wave's accounts and budget, as observed (no haircut carried over)."""
-    return [_book(w, None if gaps is None else gaps[w.number], {}) for w in waves]
+    return [_book(w, _accounts(w), None if gaps is None else gaps[w.number], {}) for w in waves]
 
 
 @dataclass
@@ -370,7 +393,12 @@ class Replay:
                     *(usd_text(x - book.budget) for x in totals),
                     *(rate_text(metrics.max_burden(h.tolist(), w.equity.tolist())) for h in cuts),
                     *(metrics.accounts_hit(h.tolist()) for h in cuts),
-                    *(rate_text(metrics.rate_gini(h.tolist(), w.equity.tolist())) for h in cuts),
+                    *(
+                        rate_text(
+                            metrics.rate_gini(h.tolist(), w.equity.tolist(), resolution_bits=128)
+                        )
+                        for h in cuts
+                    ),
                 ]
             )
         return out.getvalue()
@@ -525,13 +553,14 @@ def counterfactual(
         fund -= paid
         result.fund_paid.append(paid)
         result.bad_debt.append(book.budget - paid)
+    grouped = [_accounts(w) for w in waves]
     for policy in chosen:
         taken: dict[str, int] = {}
         memory: dict[str, Fraction] = {}
         totals: list[int] = []
         deltas: list[int] = []
-        for wave, seen in zip(waves, observed, strict=True):
-            book = _book(wave, None if gaps is None else gaps[wave.number], taken)
+        for wave, accounts, seen in zip(waves, grouped, observed, strict=True):
+            book = _book(wave, accounts, None if gaps is None else gaps[wave.number], taken)
             # The ADL-on pass keeps the observed budget: the need does not shrink
             # because winners were hit before.
             h = policy.allocate(book.winners, seen.budget, book.coins, memory)
