@@ -255,7 +255,7 @@ def test_real_gaps_layout_is_read() -> None:
     placed at its start times."""
     path = datasets.DATA / "oss-adl" / "two_pass_wave_coin_gap_per_contract.csv"
     starts = sorted({int(r["t_start_ms"]) for r in csv.DictReader(path.open(newline=""))})
-    rows = [AccountRow("u", "BTC", t, Decimal(1), Decimal(1), Decimal(2)) for t in starts]
+    rows = [AccountRow("u", "BTC", t, Decimal(1), 1, 2) for t in starts]
     waves = group_waves(rows)
     gaps = read_gaps(path, waves)
     assert len(gaps) == 16

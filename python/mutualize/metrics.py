@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from numbers import Rational
-from typing import TypeAlias
+from typing import TypeAlias, cast
 
 import numpy as np
 
@@ -91,8 +91,8 @@ def _column(values: Iterable[object], name: str) -> list[Fraction]:
         raise AmountTypeError(f"{name} must be a sequence of numbers, not a string")
     items = list(values)
     if all(type(v) is int for v in items):
-        # Plain ints stay ints (they mix exactly with Fractions, and much faster).
-        return items  # type: ignore[return-value]
+        # Plain ints stay ints: they mix exactly with Fractions, and much faster.
+        return cast("list[Fraction]", items)
     return [exact(v, f"{name}[{i}]") for i, v in enumerate(items)]
 
 
@@ -324,8 +324,9 @@ def rate_gini(
         return Fraction(0)
     # floor((h / b) / (top / bottom) * 2**k) = floor(h * bottom * 2**k / (b * top))
     unit = 2**resolution_bits
-    if all(type(x) is int for pair in pairs for x in pair) and type(top) is int:
-        return gini([h * bottom * unit // (b * top) for h, b in pairs])
+    if all(x.denominator == 1 for pair in pairs for x in pair):  # whole numbers: ints only
+        num, den = int(bottom) * unit, int(top)
+        return gini([int(h) * num // (int(b) * den) for h, b in pairs])
     scale = Fraction(bottom) / top * unit
     return gini([math.floor(Fraction(h) / b * scale) for h, b in pairs])
 
