@@ -295,6 +295,10 @@ def test_sample_is_what_the_script_writes(tmp_path: Path) -> None:
         (["BAD_AMOUNT"], "total_equity: 'abc' is not a number"),
         (["NO_COLUMN"], "missing column(s) total_equity"),
         (["HAND", "--out", "FILE"], "exists and is not a folder"),
+        (["HUGE_PNL"], "total_unrealized_pnl (micro-USD) 1000000000000000000000000000000000000"),
+        (["HUGE_TIME"], "is not milliseconds since 1970"),
+        (["HUGE_DEFICIT"], "wave 1, policy pr: loss = 18000000000000000000 does not fit"),
+        (["HAND", "--gaps", "HUGE_GAP"], "gap_usd_x_qty (micro-USD)"),
     ],
 )
 def test_user_errors_exit_2_and_write_nothing(
@@ -313,6 +317,16 @@ def test_user_errors_exit_2_and_write_nothing(
             tmp_path, "user,coin,time,position_size,total_unrealized_pnl\n", "c.csv"
         ),
         "FILE": write(tmp_path, "x", "a-file"),
+        "HUGE_PNL": write(tmp_path, HEADER + "W,BTC,5,2,1e30,1e30\n", "h1.csv"),
+        "HUGE_TIME": write(tmp_path, HEADER + "W,BTC,1e400,2,1,1\n", "h2.csv"),
+        "HUGE_DEFICIT": write(
+            tmp_path,
+            HEADER + "L,BTC,5,1,-5,-9000000000000\nM,BTC,5,1,-5,-9000000000000\nW,BTC,5,2,10,10\n",
+            "h3.csv",
+        ),
+        "HUGE_GAP": write(
+            tmp_path, "wave,coin,gap_usd_x_qty,gap_per_contract_usd\n1,ETH,1e20,1\n", "h4.csv"
+        ),
     }
     out = tmp_path / "out"
     argv = [str(files.get(a, a)) for a in args]

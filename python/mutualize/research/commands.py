@@ -188,7 +188,8 @@ def replay_command(
         result = run.replay(waves, policies, budgets, progress=False if no_progress else None)
         twice = run.counterfactual(waves, policies, budgets, fund) if counterfactual else None
     except MutualizeError as exc:
-        if isinstance(exc, ValueError):
+        # ValueError: bad input; OverflowError: an amount in the files beyond int64.
+        if isinstance(exc, ValueError | OverflowError):
             raise _user_errors(exc) from None
         raise
     users = len({r.user for r in rows})

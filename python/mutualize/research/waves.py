@@ -36,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -46,7 +47,7 @@ import numpy as np
 
 from mutualize import metrics
 from mutualize._coerce import Int64Array
-from mutualize.errors import InvalidInputError
+from mutualize.errors import AmountOverflowError, InvalidInputError, MutualizeError
 from mutualize.research._money import (
     MICRO,
     parse_decimal,
@@ -128,6 +129,18 @@ def _csv_rows(path: Path, label: str, required: Sequence[str]) -> Iterator[dict[
         raise InvalidInputError(f"{label}: not a readable CSV file ({exc})") from None
 
 
+# Times are milliseconds since 1970 before the year 10000 (they are printed as dates).
+_TIME_LIMIT = 253_402_300_800_000
+_INT64_MAX = 2**63 - 1
+
+
+def _fits(value: int, where: str, what: str) -> int:
+    """``value`` if it fits in int64, else an ``AmountOverflowError`` naming it."""
+    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise AmountOverflowError(f"{where}: {what} {value} does not fit in int64")
+    return value
+
+
 def _cell(row: dict[str, str], name: str, where: str) -> str:
     text = row.get(name)
     if text is None:
@@ -141,7 +154,10 @@ def read_accounts(path: str | Path, label: str | None = None) -> list[AccountRow
 
     Raises:
         InvalidInputError: a missing column, an empty user or coin, a time that is not a
-            whole number of milliseconds, an amount that is not a number, no rows.
+            whole number of milliseconds since 1970, an amount that is not a number, no
+            rows.
+        AmountOverflowError: an amount beyond int64 micro-USD (about 9.2 trillion USD), a
+            position beyond int64 contracts.
         OSError: the file cannot be opened.
     """
     name = label if label is not None else str(path)
@@ -156,20 +172,24 @@ def read_accounts(path: str | Path, label: str | None = None) -> list[AccountRow
         time = parse_decimal(_cell(row, "time", where), f"{where}, time")
         if time != time.to_integral_value():
             raise InvalidInputError(f"{where}: time {time} is not whole milliseconds")
+        if not 0 <= time < _TIME_LIMIT:
+            raise InvalidInputError(
+                f"{where}: time {time} is not milliseconds since 1970 (before year 10000)"
+            )
+        size = parse_decimal(_cell(row, "position_size", where), f"{where}, position_size")
+        _fits(int(abs(size)), where, "position_size (whole contracts)")
+        pnl = parse_decimal(
+            _cell(row, "total_unrealized_pnl", where), f"{where}, total_unrealized_pnl"
+        )
+        equity = parse_decimal(_cell(row, "total_equity", where), f"{where}, total_equity")
         rows.append(
             AccountRow(
                 user=user,
                 coin=coin,
                 time=int(time),
-                size=parse_decimal(_cell(row, "position_size", where), f"{where}, position_size"),
-                pnl=to_micro_floor(
-                    parse_decimal(
-                        _cell(row, "total_unrealized_pnl", where), f"{where}, total_unrealized_pnl"
-                    )
-                ),
-                equity=to_micro_floor(
-                    parse_decimal(_cell(row, "total_equity", where), f"{where}, total_equity")
-                ),
+                size=size,
+                pnl=_fits(to_micro_floor(pnl), where, "total_unrealized_pnl (micro-USD)"),
+                equity=_fits(to_micro_floor(equity), where, "total_equity (micro-USD)"),
             )
         )
     if not rows:
@@ -234,7 +254,10 @@ def read_gaps(
         if budget < 0 or unit < 0:
             raise InvalidInputError(f"{where}: negative budget or contract value")
         coins = budgets.setdefault(wave.number, {})
-        part = CoinBudget(budget=to_micro_ceil(budget), unit=to_micro_floor(unit))
+        part = CoinBudget(
+            budget=_fits(to_micro_ceil(budget), where, "gap_usd_x_qty (micro-USD)"),
+            unit=_fits(to_micro_floor(unit), where, "gap_per_contract_usd (micro-USD)"),
+        )
         if coin in coins:
             if coins[coin].unit != part.unit:
                 raise InvalidInputError(
@@ -408,6 +431,15 @@ class Replay:
         return [int(h.sum(dtype=object)) for h in self.haircuts[policy]]
 
 
+@contextmanager
+def _in_wave(wave: Wave, policy: Policy) -> Iterator[None]:
+    """Name the wave and the policy in an error from the allocation (the same class)."""
+    try:
+        yield
+    except MutualizeError as exc:
+        raise type(exc)(f"wave {wave.number}, policy {policy.name}: {exc}") from None
+
+
 def _timestamp(ms: int) -> str:
     return str(_EPOCH + timedelta(milliseconds=ms))
 
@@ -454,7 +486,8 @@ def replay(
             memory: dict[str, Fraction] = {}
             cuts = []
             for book in books:
-                cuts.append(policy.allocate(book.winners, book.budget, book.coins, memory))
+                with _in_wave(book.wave, policy):
+                    cuts.append(policy.allocate(book.winners, book.budget, book.coins, memory))
                 bar.update()
             result.haircuts[policy.name] = cuts
     return result
@@ -563,7 +596,8 @@ def counterfactual(
             book = _book(wave, accounts, None if gaps is None else gaps[wave.number], taken)
             # The ADL-on pass keeps the observed budget: the need does not shrink
             # because winners were hit before.
-            h = policy.allocate(book.winners, seen.budget, book.coins, memory)
+            with _in_wave(wave, policy):
+                h = policy.allocate(book.winners, seen.budget, book.coins, memory)
             for user, cut in zip(book.winners.users, h.tolist(), strict=True):
                 taken[user] = taken.get(user, 0) + cut
             totals.append(int(h.sum(dtype=object)))
