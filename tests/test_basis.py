@@ -146,6 +146,8 @@ def test_full_and_empty_targets(api: SimpleNamespace) -> None:
         ({"unit": 2, "rule": "equal_award"}, InvalidInputError),
         ({"unit": 2, "rule": "equal_award", "caps": [1, 1]}, InvalidInputError),
         ({"shares": [1, 1], "ids": [4, 4]}, InvalidInputError),
+        ({"unit": 2, "rounding": "sideways"}, InvalidInputError),
+        ({"offset": [0, 0], "rule": "nope"}, InvalidInputError),
     ],
 )
 def test_bad_options(api: SimpleNamespace, options: dict[str, Any], error: type) -> None:
@@ -319,6 +321,8 @@ def test_rust_equals_reference(request: tuple[list[int], int, dict[str, Any]]) -
             {"unit": 7, "rounding": "down", "caps": "ok"},
             {"offset": "short"},
             {"offset": "ok", "ids": "dup"},
+            {"unit": 3, "rounding": "sideways"},
+            {"shares": "ok", "rule": "nope"},
         ]
     ),
     st.integers(-3, 500),

@@ -40,12 +40,14 @@ def _check_basis(
     unit: int | None,
     offset: Sequence[int] | None,
 ) -> None:
+    if rounding not in core.ROUNDINGS:
+        raise InvalidInputError(
+            f"unknown rounding {rounding!r}; expected one of {', '.join(core.ROUNDINGS)}"
+        )
     # With a unit, rounding is about the last partial unit: check the rest as exact.
     core._check_rule_and_options(
         rule, "exact" if unit is not None else rounding, caps, max_rate, weights
     )
-    if rule not in core.RULES:  # already refused above; keeps the order of messages
-        raise InvalidInputError(f"unknown rule {rule!r}")
     if rule == "equal_award":
         given = "shares" if shares is not None else "unit" if unit is not None else "offset"
         raise InvalidInputError(f"{given} cannot be used with rule 'equal_award'")
