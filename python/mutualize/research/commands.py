@@ -211,28 +211,50 @@ def replay_command(
 
 
 def _summarize(result: Any, twice: Any) -> None:
-    """Totals of both passes per policy, in USD to the cent."""
+    """Totals of both passes per policy, in USD to the cent, and how much of the budgets
+    each pass covered (``mutualize.metrics.deficit_coverage``)."""
     from fractions import Fraction
+
+    from mutualize.metrics import deficit_coverage
+    from mutualize.research._money import rate_text
 
     def usd(micro: int) -> str:
         return cents(Fraction(micro, MICRO), grouping=True)
 
+    def percent(share: Fraction) -> str:
+        return f"{rate_text(share * 100, 2)}%"
+
+    budget = sum(twice.budgets)
+    off = deficit_coverage(budget, {"insurance fund": sum(twice.fund_paid)})
     click.echo(
-        f"\nwithout ADL: the fund pays {usd(sum(twice.fund_paid))}, bad debt "
-        f"{usd(sum(twice.bad_debt))} of {usd(sum(twice.budgets))} USD of budgets"
+        f"\nwithout ADL: the fund pays {usd(sum(twice.fund_paid))} "
+        f"({percent(off['insurance fund'])}), bad debt {usd(sum(twice.bad_debt))} "
+        f"({percent(off['uncovered'])}) of {usd(budget)} USD of budgets"
     )
-    head = ("policy", "haircuts, one pass", "haircuts, two passes", "winners' equity lost")
-    rows = [
-        (
-            p,
-            usd(sum(result.totals(p))),
-            usd(sum(twice.haircuts[p])),
-            usd(twice.equity_delta[p][-1]),
+    head = (
+        "policy",
+        "haircuts, one pass",
+        "haircuts, two passes",
+        "covered",
+        "winners' equity lost",
+    )
+    rows = []
+    for p in result.policies:
+        # what the haircuts covered of each wave's budget, at most the budget
+        covered = sum(min(h, b) for h, b in zip(twice.haircuts[p], twice.budgets, strict=True))
+        on = deficit_coverage(budget, {"haircuts": covered})
+        rows.append(
+            (
+                p,
+                usd(sum(result.totals(p))),
+                usd(sum(twice.haircuts[p])),
+                percent(on["haircuts"]),
+                usd(twice.equity_delta[p][-1]),
+            )
         )
-        for p in result.policies
-    ]
     for line in table_lines(head, rows):
         click.echo(line)
+    click.echo("(USD; covered: the share of the budgets the two-pass haircuts raised;")
     click.echo(
-        "(USD; the last column: in the last wave, its winners' equity without ADL minus with)"
+        " winners' equity lost: in the last wave, its winners' equity without ADL minus with)"
     )
