@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import mutualize
 from mutualize.errors import InsufficientMarginError
 from mutualize.ledger import event_dict
 from mutualize.reference.ledger import Ledger as RefLedger
@@ -370,6 +371,11 @@ def test_w4_refused_when_counterparty_goes_below_zero(make: Maker) -> None:
 # =========================================================================== W5
 
 
+def four_places(value: Fraction) -> str:
+    """``value`` rounded half-even at four decimals, exactly (no float)."""
+    return str(Decimal(round(value * 10_000)).scaleb(-4))
+
+
 def chitra_book(make: Maker) -> tuple[Any, dict[int, Fraction], list[Fraction], list[Fraction]]:
     """W5 (Chitra 2025, section 2) with a minor unit of 1e-12 (the setup of
     tests/test_reference_ledger.py): five positions opened at 1, futures 1.4 and 1.3,
@@ -404,8 +410,9 @@ def chitra_book(make: Maker) -> tuple[Any, dict[int, Fraction], list[Fraction], 
 
 @pytest.mark.parametrize("make", LEDGERS)
 def test_w5_chitra_five_positions(make: Maker) -> None:
-    """W5: equity at t = 2 of (1.2613, -0.0720, 5.6214, -0.6334, 0.8397), deficit about
-    0.705, winners' equity about 7.72, equity-space pro-rata haircut rate about 0.0913.
+    """W5 (the running example P5): equity at t = 2 of (1.2613, -0.0720, 5.6214, -0.6334,
+    0.8397), deficit about 0.705, winners' equity about 7.72, equity-space pro-rata haircut
+    rate about 0.0913, and in PnL space (PnL 2.9547 and 0.7387 for C and E) 0.1910.
     (The paper's C rounds intermediates: the exact 5.62133... is 5.6213 at four places;
     every other entry matches exactly.)"""
     unit = 10**12
@@ -442,7 +449,19 @@ def test_w5_chitra_five_positions(make: Maker) -> None:
     assert set(cuts) == {a, c, e}
     assert sum(cuts.values()) == round(deficit * unit)
     rate = Fraction(sum(cuts.values()), unit) / winners
-    assert f"{float(rate):.4f}" == "0.0913"
+    # The paper prints the equity-space rate at four places: 0.0913 (half-even, exact).
+    assert four_places(rate) == "0.0913"
+    assert abs(rate - deficit / winners) < Fraction(1, unit)
+    # PnL space (the corrected, PnL-only haircut of arXiv 2512.01112v3 and 2602.15182):
+    # the same deficit over the positive PnL, equity minus collateral. A is a winner in
+    # equity but not in PnL (-0.7387); C and E hold the printed +2.9547 and +0.7387.
+    pnl = {i: ours[i] - collateral[i] for i in (a, c, e)}
+    assert [f"{float(pnl[i]):+.4f}" for i in (a, c, e)] == ["-0.7387", "+2.9547", "+0.7387"]
+    claims = [round(pnl[i] * unit) for i in (a, c, e)]
+    pnl_cut = mutualize.allocate(claims, round(deficit * unit))
+    assert pnl_cut.haircuts[0] == 0
+    assert four_places(pnl_cut.rate) == "0.1910"
+    assert four_places(deficit / (pnl[c] + pnl[e])) == "0.1910"
     for i in (a, c, e):  # one rate for everyone, to the unit
         assert abs(Fraction(cuts[i], unit) - ours[i] * rate) < Fraction(2, unit)
     for i in (a, c, e):  # one rate for everyone, to the unit

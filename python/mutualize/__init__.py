@@ -102,6 +102,9 @@ def allocate(
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
     out: Any = None,
+    shares: Any = None,
+    unit: int | str | Any = None,
+    offset: Any = None,
 ) -> Allocation:
     """Spread ``loss`` over ``claims`` as integer haircuts (minor units).
 
@@ -129,6 +132,16 @@ def allocate(
         out: an optional C-contiguous int64 array of ``len(claims)`` to write the
             haircuts into (reuse one across calls in a backtest: no allocation). The
             result's ``haircuts`` is then a read-only view of it.
+        shares: non-negative integer shares that pro_rata follows instead of the claims;
+            the claims still set eligibility and ceilings (shares by PnL, ceilings by
+            equity). Not with ``weights``.
+        unit: haircuts in whole units of this many minor units (a contract's worth);
+            ``rounding`` then says what happens to the last partial unit: ``"up"``
+            (surplus), ``"down"`` (dust) or ``"exact"`` (the loss must be whole units).
+        offset: starting haircuts (minor units, any sign); the result is their
+            projection ``clamp(offset_i + lam * share_i, 0, ceiling_i)`` onto the
+            haircuts that cover the loss (one projected mirror-descent step).
+            See ``mutualize._basis`` for the exact rules of these three options.
 
     Returns:
         An immutable ``Allocation``: ``haircuts`` (int64, input order), ``total``,
@@ -156,6 +169,9 @@ def allocate(
         max_rate=max_rate,
         weights=weights,
         out=out,
+        shares=shares,
+        unit=unit,
+        offset=offset,
     )
 
 

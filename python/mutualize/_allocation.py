@@ -53,6 +53,22 @@ class Kernel(Protocol):
         out: Int64Array,
     ) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array, Int64Array]: ...
 
+    def allocate_on_basis(
+        self,
+        claims: Int64Array,
+        loss: int,
+        rule: str,
+        rounding: str,
+        ids: Int64Array | None,
+        caps: Int64Array | None,
+        max_rate: tuple[int, int] | None,
+        weights: Int64Array | None,
+        shares: Int64Array | None,
+        unit: int | None,
+        offset: Int64Array | None,
+        out: Int64Array,
+    ) -> tuple[int, int, int, int, int]: ...
+
 
 def percent(rate: Fraction, places: int = 4) -> str:
     """``rate`` as a percentage string, rounded half-even at ``places`` decimals,
@@ -283,8 +299,30 @@ def allocate_with(
     max_rate: object,
     weights: object,
     out: object = None,
+    shares: object = None,
+    unit: object = None,
+    offset: object = None,
 ) -> Allocation:
-    """Coerce the inputs exactly, run ``kernel.allocate`` and wrap the result."""
+    """Coerce the inputs exactly, run ``kernel.allocate`` and wrap the result
+    (``kernel.allocate_on_basis`` when ``shares``, ``unit`` or ``offset`` is given)."""
+    if shares is not None or unit is not None or offset is not None:
+        from mutualize._basis import allocate_on_basis_with
+
+        return allocate_on_basis_with(
+            kernel,
+            claims,
+            loss,
+            rule,
+            rounding,
+            ids,
+            caps,
+            max_rate,
+            weights,
+            out,
+            shares=shares,
+            unit=unit,
+            offset=offset,
+        )
     claims_array = as_amount_array(claims, "claims")
     loss_int = as_amount(loss, "loss")
     haircuts = _output(out, claims_array.shape[0])

@@ -11,7 +11,15 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self, disjoint_base
 
-__all__ = ["Event", "Ledger", "__version__", "allocate", "allocate_many", "simulate"]
+__all__ = [
+    "Event",
+    "Ledger",
+    "__version__",
+    "allocate",
+    "allocate_many",
+    "allocate_on_basis",
+    "simulate",
+]
 
 __version__: str
 
@@ -49,6 +57,23 @@ def allocate_many(
 ]:
     """Raw batch kernel: writes the haircuts into ``out``; returns ``(totals, targets,
     uncovered, dust, surplus)``."""
+
+def allocate_on_basis(
+    claims: npt.NDArray[np.int64],
+    loss: int,
+    rule: str,
+    rounding: str,
+    ids: npt.NDArray[np.int64] | None,
+    caps: npt.NDArray[np.int64] | None,
+    max_rate: tuple[int, int] | None,
+    weights: npt.NDArray[np.int64] | None,
+    shares: npt.NDArray[np.int64] | None,
+    unit: int | None,
+    offset: npt.NDArray[np.int64] | None,
+    out: npt.NDArray[np.int64],
+) -> tuple[int, int, int, int, int]:
+    """Raw kernel with ``shares``, ``unit`` and ``offset``: writes the haircuts into
+    ``out``; returns ``(total, target, dust, surplus, base)`` in minor units."""
 
 def simulate(
     tick_value: npt.NDArray[np.int64],

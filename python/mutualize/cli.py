@@ -7,6 +7,8 @@ mutualize sweep SCENARIO.toml --seeds   many seeds and parameter values, on any 
 mutualize allocate LOSS CLAIM...        allocate a loss (minor units) over claims
 mutualize rules                         one loss shared under every allocation rule
 mutualize init [DIR]                    write the example scenarios to DIR (_cli/init.py)
+mutualize score PER_WAVE.csv            ADL policies scored on real waves (tracking, fairness)
+mutualize replay ACCOUNTS.csv           per-account wave files through every policy
 
 Errors in what the user gave (a bad scenario file, option or value) print one line,
 ``error: <message>``, on standard error and exit with status 2; a failure while running
@@ -40,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "mutualize._cli.sweep",
     "mutualize._cli.kernel",
     "mutualize._cli.init",
+    "mutualize._cli.research",
 )
 
 

@@ -27,7 +27,7 @@ from mutualize._allocation import (
     allocate_with,
 )
 from mutualize.errors import AmountOverflowError
-from mutualize.reference import _allocate
+from mutualize.reference import _allocate, _basis
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -109,6 +109,37 @@ class _ListKernel:
             _array(surplus),
         )
 
+    def allocate_on_basis(
+        self,
+        claims: Int64Array,
+        loss: int,
+        rule: str,
+        rounding: str,
+        ids: Int64Array | None,
+        caps: Int64Array | None,
+        max_rate: tuple[int, int] | None,
+        weights: Int64Array | None,
+        shares: Int64Array | None,
+        unit: int | None,
+        offset: Int64Array | None,
+        out: Int64Array,
+    ) -> tuple[int, int, int, int, int]:
+        haircuts, total, target, dust, surplus, base = _basis.allocate_on_basis(
+            claims.tolist(),
+            loss,
+            rule,
+            rounding,
+            _list(ids),
+            _list(caps),
+            max_rate,
+            _list(weights),
+            _list(shares),
+            unit,
+            _list(offset),
+        )
+        out[:] = haircuts
+        return total, target, dust, surplus, base
+
 
 #: The raw kernels on int64 columns (``mutualize._allocation.Kernel``).
 KERNEL = _ListKernel()
@@ -125,6 +156,9 @@ def allocate(
     max_rate: Fraction | int | str | Any = None,
     weights: Any = None,
     out: Any = None,
+    shares: Any = None,
+    unit: int | str | Any = None,
+    offset: Any = None,
 ) -> Allocation:
     """Pure-Python ``mutualize.allocate``: same arguments, same result, much slower."""
     return allocate_with(
@@ -138,6 +172,9 @@ def allocate(
         max_rate=max_rate,
         weights=weights,
         out=out,
+        shares=shares,
+        unit=unit,
+        offset=offset,
     )
 
 

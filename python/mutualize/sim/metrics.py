@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InvalidInputError
+from ..metrics import gini
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,18 +227,12 @@ def haircut_gini(accounts: AccountTable, totals: Mapping[str, int]) -> float:
     Exact formula on the values sorted ascending, ``x_1 <= ... <= x_n``:
     ``G = sum_i (2i - n - 1) x_i / (n * sum_i x_i)``, equal to the mean absolute
     difference over twice the mean (Gini 1912). 0: everyone lost the same; close to 1:
-    one winner carried it all (an ADL queue's top)."""
+    one winner carried it all (an ADL queue's top). Computed exactly by
+    :func:`mutualize.metrics.gini`, then rounded to a float."""
     gains = profit_array(accounts)
     losses = np.maximum(_taken(accounts)[gains > 0], 0)
-    n = int(losses.size)
-    if n == 0:
-        return 0.0
-    total = exact_sum(losses)
-    if total == 0:
-        return 0.0
-    ordered = np.sort(losses).astype(np.float64)
-    weights = 2.0 * np.arange(1, n + 1, dtype=np.float64) - n - 1.0
-    return float(np.dot(weights, ordered)) / (n * float(total))
+    # The exact Gini of mutualize.metrics, rounded once for display.
+    return float(gini(losses))
 
 
 def top_winner_loss(accounts: AccountTable, totals: Mapping[str, int]) -> int:

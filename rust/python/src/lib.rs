@@ -2,6 +2,7 @@
 //! and releases the GIL; all the mechanism lives in `mutualize-core`.
 
 mod allocate;
+mod basis;
 mod errors;
 mod event;
 mod ledger;
@@ -14,6 +15,8 @@ mod _core {
     use super::allocate::allocate;
     #[pymodule_export]
     use super::allocate::allocate_many;
+    #[pymodule_export]
+    use super::basis::allocate_on_basis;
     #[pymodule_export]
     use super::event::PyEvent;
     #[pymodule_export]

@@ -2,12 +2,16 @@
 //! (spec section 3). Every rule is integer-exact and deterministic; ties go to the
 //! smallest account id.
 
+mod basis;
 mod batch;
 mod equal;
+mod granular;
 mod pro_rata;
+mod projection;
 mod select;
 mod water_fill;
 
+pub use basis::{allocate_on_basis, allocate_on_basis_into, Basis};
 pub use batch::{allocate_many, BatchSummary};
 
 use crate::error::{Error, Result};
