@@ -155,6 +155,7 @@ def test_a_cycle_is_found_when_there_is_one() -> None:
 REFERENCE_MAY_IMPORT: dict[str, set[str]] = {
     "mutualize.reference": {"mutualize.errors", "mutualize._allocation"},
     "mutualize.reference._allocate": {"mutualize.errors"},
+    "mutualize.reference._basis": {"mutualize.errors"},
     "mutualize.reference.sim": {"mutualize.errors", "mutualize._columns"},
     "mutualize.reference.ledger": {
         "mutualize.errors",
@@ -212,11 +213,13 @@ LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "mutualize.journal",
             "mutualize.ledger",
             "mutualize._extras",
+            "mutualize.metrics",
+            "mutualize.examples",
         ),
     ),
     (2, ("mutualize._core", "mutualize._ledger_", "mutualize.reference")),
     (3, ("mutualize._protocols", "mutualize._backend")),
-    (5, ("mutualize.sim",)),
+    (5, ("mutualize.sim", "mutualize.research")),
     (6, ("mutualize.cli", "mutualize._cli", "mutualize.demo", "mutualize.__main__")),
 )
 

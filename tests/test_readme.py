@@ -55,12 +55,26 @@ NOT_RUN = re.compile(r"^#\s*not run:\s*(?P<why>.*)$")
 LOOKS_LIKE_CODE = re.compile(r"^\s*(?:\$ |import |from \S+ import |mutualize |python3? )")
 
 
+#: Pages read as notebooks (python blocks run in order, outputs compared) by their own
+#: test, which runs every block of theirs; this harness leaves them to it.
+RUN_IN_ORDER = {
+    "docs/research.md": "test_research_docs",
+    "docs/chitra-example.md": "test_research_docs",
+}
+
+
 def _documents() -> dict[Path, Callable[[Path], None] | None]:
     """Markdown files whose blocks run -> what prepares each block's folder."""
     docs: dict[Path, Callable[[Path], None] | None] = {}
     if README.exists():
         docs[README] = None
-        docs.update({p: None for p in sorted((ROOT / "docs").rglob("*.md"))})
+        docs.update(
+            {
+                p: None
+                for p in sorted((ROOT / "docs").rglob("*.md"))
+                if p.relative_to(ROOT).as_posix() not in RUN_IN_ORDER
+            }
+        )
     docs[examples.path("README.md")] = _write_examples
     return docs
 
@@ -144,7 +158,10 @@ def _environment() -> dict[str, str]:
 
 
 def shell_script(code: str) -> str:
-    """A shell block as bash runs it here: continuations joined, installs left out."""
+    """A shell block as bash runs it here: continuations joined, installs left out. In a
+    transcript (a block whose commands start with ``$ ``), only the ``$`` lines run: the
+    others are what the command printed."""
+    transcript = any(line.startswith("$ ") for line in code.splitlines())
     logical: list[str] = []
     pending = ""
     for raw in code.splitlines():
@@ -158,6 +175,8 @@ def shell_script(code: str) -> str:
     kept: list[str] = []
     for line in logical:
         text = line.strip()
+        if transcript and not line.startswith("$ "):
+            continue
         if text.startswith("$ "):
             text = text[2:]
         if not text or text.startswith("#"):
@@ -220,6 +239,20 @@ def test_code_block_runs(
         f"--- block ---\n{script.read_text()}\n--- stdout ---\n{done.stdout[-3000:]}\n"
         f"--- stderr ---\n{done.stderr[-5000:]}"
     )
+
+
+def test_pages_left_to_their_own_test_are_run_there() -> None:
+    import importlib
+
+    for page, module in RUN_IN_ORDER.items():
+        if (ROOT / page).exists():
+            pages = importlib.import_module(f"tests.{module}").PAGES
+            assert Path(page).name in pages, f"{page} is run by no test"
+
+
+def test_transcripts_run_only_their_commands() -> None:
+    script = shell_script("$ mutualize rules\naccount  profit\n0  8.0\n")
+    assert script.splitlines()[-1] == "mutualize rules"
 
 
 def test_every_block_has_a_language_that_is_run_or_is_plain_text() -> None:

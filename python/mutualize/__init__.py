@@ -141,7 +141,8 @@ def allocate(
         offset: starting haircuts (minor units, any sign); the result is their
             projection ``clamp(offset_i + lam * share_i, 0, ceiling_i)`` onto the
             haircuts that cover the loss (one projected mirror-descent step).
-            See ``mutualize._basis`` for the exact rules of these three options.
+            See ``mutualize._allocation._allocate_on_basis`` for the exact rules of
+            these three options.
 
     Returns:
         An immutable ``Allocation``: ``haircuts`` (int64, input order), ``total``,
