@@ -141,7 +141,10 @@ def _edits(state: dict[str, Any]) -> list[tuple[str, dict[str, int]]]:
             {"markets.1.insurance_fund": -1, "insurance_fund": state["insurance_fund"] + 1},
         ),
         # A flat position with a basis (no operation leaves one), PnL made up by collateral.
-        ("flat in market 0", {"accounts.0.positions.0.basis": 10, "accounts.0.collateral": c0 + 10}),
+        (
+            "flat in market 0",
+            {"accounts.0.positions.0.basis": 10, "accounts.0.collateral": c0 + 10},
+        ),
     ]
 
 
