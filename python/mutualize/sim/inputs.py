@@ -16,7 +16,11 @@ from ..errors import InvalidInputError
 
 Int64Array = npt.NDArray[np.int64]
 
-__all__ = ["EngineInputs", "Int64Array"]
+__all__ = ["MAX_MARK", "EngineInputs", "Int64Array"]
+
+#: The largest mark a price path may hold, ticks (both engines; the compiled one's
+#: liquidation index searches marks up to it with every product inside int128).
+MAX_MARK = 2**40
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +40,8 @@ class EngineInputs:
         entry: entry price, ticks (> 0). Positions are opened against the house at it.
 
     Path (shape ``(steps, markets)``):
-        prices: the mark at each step, ticks (> 0). The ledger starts at ``prices[0]``.
+        prices: the mark at each step, ticks (``1..=MAX_MARK``, 2**40). The ledger starts
+            at ``prices[0]``.
         funding: the funding-index increase applied before each step's mark, minor units
             per lot (positive: longs pay shorts). Mostly zeros.
 
@@ -119,6 +124,9 @@ class EngineInputs:
             raise InvalidInputError("every account's size must be non-zero lots")
         if (self.entry <= 0).any() or (self.prices <= 0).any():
             raise InvalidInputError("prices must be > 0 ticks")
+        if (self.prices > MAX_MARK).any():
+            worst = int(self.prices.max())
+            raise InvalidInputError(f"marks must be in 1..={MAX_MARK} ticks, got {worst}")
         if self.insurance_fund < 0 or self.house_collateral <= 0:
             raise InvalidInputError("insurance_fund must be >= 0 and house_collateral > 0")
         if self.slippage_bps < 0 or self.impact_bps < 0 or self.depth_lots <= 0:
