@@ -250,6 +250,19 @@ def test_reopen_corrupt_journal_refused_unless_recover(tmp_path: Path) -> None:
     assert read_journal(path) == [EVENTS[0], EVENTS[2]]
 
 
+def test_reopen_with_bytes_after_the_seal(tmp_path: Path) -> None:
+    # Found by fuzz/journal_fuzz.py: the seal is good, the damage starts after it.
+    path = tmp_path / "run.journal"
+    path.write_bytes(encode_journal(EVENTS) + b"junk")
+    with pytest.raises(CorruptJournalError, match="4 bytes after the seal"):
+        JournalWriter(path)
+    with pytest.warns(JournalRecoveryWarning, match="4 bytes dropped"):
+        journal = JournalWriter(path, recover=True)
+    with journal:
+        journal.append({"op": "settle_session"})
+    assert read_journal(path) == [*EVENTS, {"op": "settle_session"}]
+
+
 def test_writer_refuses_version_1_and_upgrade_converts(tmp_path: Path) -> None:
     path = tmp_path / "old.journal"
     path.write_bytes(_v1(EVENTS))

@@ -232,9 +232,10 @@ def _scan_v2(raw: bytes) -> JournalRecovery:
                 return stop(CorruptJournalError(f"{where()}: malformed seal"))
             end = pos + _FRAME.size
             if end != size:
-                pos = end
+                pos = end  # the seal itself is good: the damage starts after it
                 return stop(
                     CorruptJournalError(f"{size - end} bytes after the seal at byte {end}"),
+                    sealed=True,
                 )
             return JournalRecovery(events, 2, True, size, size, None)
         start = pos + _FRAME.size
