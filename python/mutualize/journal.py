@@ -548,6 +548,19 @@ class JournalWriter:
                 self._closed = True
                 os.close(self._fd)
 
+    def _abandon(self, partial: bytes = b"") -> None:
+        """Close the file as a killed process would: ``partial`` (the start of a record)
+        written, no seal, nothing taken back (a seam for fault injection: tests, soak)."""
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if partial:
+                    self._write(partial)
+            finally:
+                self._closed = True
+                os.close(self._fd)
+
     def __enter__(self) -> JournalWriter:
         return self
 
