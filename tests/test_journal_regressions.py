@@ -77,3 +77,66 @@ def test_cut_at_a_record_boundary_is_not_the_whole_journal(tmp_path: Path) -> No
     with pytest.raises(CorruptJournalError, match="seal"):
         decode_records(cut)
     assert decode_records(cut, recover=True) == EVENTS[:3]
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_replay_of_a_journal_cut_at_a_boundary_says_so(tmp_path: Path, backend: str) -> None:
+    """Item 3: a restore from a journal that ended early says so (a distinct error),
+    instead of returning the older ledger as if it were the whole history."""
+    import mutualize as mz
+    from mutualize._ledger_python import Ledger as PythonLedger
+
+    if backend == "rust" and mz.backend != "rust":
+        pytest.skip("compiled extension not available")
+    ledger_class: Any = mz.Ledger if backend == "rust" else PythonLedger
+    ledger = ledger_class()
+    ledger.create_market(tick_value=1, mark=100, imr_bps=1_000, mmr_bps=500)
+    ledger.create_account()
+    path = tmp_path / "venue.journal"
+    ledger.write_journal(path)
+    ledger.deposit(0, 5_000)
+    complete = path.read_bytes()
+    ledger.write_journal(path)
+    assert path.read_bytes() != complete
+    # The longer journal cut back exactly where the shorter one's records end.
+    cut = path.read_bytes()[: complete.rindex(b"}") + 1]
+    path.write_bytes(cut)
+    with pytest.raises(CorruptJournalError) as info:
+        ledger_class.from_journal(path)
+    assert len(getattr(info.value, "records", [])) == 2
+
+
+_KILLED_CHILD = """
+import sys
+import time
+from mutualize.journal import JournalWriter
+
+journal = JournalWriter(sys.argv[1])
+for seq in range(201):
+    journal.append({"op": "deposit", "account": 0, "amount": seq})
+    print(seq, flush=True)
+time.sleep(120)  # killed here, with 201 records acknowledged
+"""
+
+
+def test_killed_writer_keeps_every_acknowledged_record(tmp_path: Path) -> None:
+    """A process killed while writing (no sync) loses no record whose append()
+    returned: records are handed to the OS one by one, not buffered in Python."""
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "live.journal"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CHILD, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    acked = -1
+    while acked < 200:
+        acked = int(child.stdout.readline())
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = read_journal(path, recover=True)
+    assert [e["amount"] for e in kept] == list(range(201))
