@@ -108,11 +108,12 @@ def test_journal_file_round_trip_and_torn_tail(Ledger: Any, tmp_path: Path) -> N
     ledger.write_journal(path)
     assert Ledger.from_journal(path).state() == ledger.state()
     data = path.read_bytes()
-    path.write_bytes(data[:-5])
+    path.write_bytes(data[:-25])  # the 20-byte seal and 5 bytes of the last record
     with pytest.raises(TornRecordError) as info:
         Ledger.from_journal(path)
     assert len(info.value.records) == len(ledger.journal) - 1
-    recovered = Ledger.replay(mz.read_journal(path, recover=True))
+    with pytest.warns(mz.journal.JournalRecoveryWarning, match="bytes dropped"):
+        recovered = Ledger.replay(mz.read_journal(path, recover=True))
     recovered.check()
 
 

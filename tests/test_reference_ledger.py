@@ -31,7 +31,7 @@ from mutualize.errors import (
     MutualizeError,
     NotLiquidatableError,
 )
-from mutualize.journal import HEADER, decode_records, encode_record
+from mutualize.journal import decode_records, encode_journal
 from mutualize.reference.ledger import Event, Ledger
 from mutualize.waterfall import (
     PRESETS,
@@ -1245,7 +1245,7 @@ def test_liquidate_prices_survive_json() -> None:
     restored = Ledger.restore(ledger.snapshot())
     assert restored.journal[-1]["prices"] == [[0, 89]]
     # through a journal file's JSON records: the pairs come back unchanged
-    events = decode_records(HEADER + b"".join(encode_record(e) for e in ledger.journal))
+    events = decode_records(encode_journal(ledger.journal))
     assert events == ledger.journal
     assert Ledger.replay(events).state() == ledger.state()
 

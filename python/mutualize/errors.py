@@ -19,6 +19,7 @@ __all__ = [
     "MutualizeError",
     "NotLiquidatableError",
     "TornRecordError",
+    "UnsealedJournalError",
 ]
 
 
@@ -61,18 +62,34 @@ class CorruptSnapshotError(MutualizeError, ValueError):
 
 
 class CorruptJournalError(MutualizeError, ValueError):
-    """A journal file is corrupted: a record's checksum or framing is wrong."""
+    """A journal file is corrupted: a record's checksum, framing, sequence number or seal
+    is wrong, or the header is not a journal's.
+
+    ``offset`` is the byte where the good prefix ends (``None`` when the error is not
+    about a file's bytes, as for an event that does not replay); ``records`` holds the
+    complete records before it, so a caller can recover.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        records: list[dict[str, object]] | None = None,
+        offset: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.records = records or []
+        self.offset = offset
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.records, self.offset))
 
 
 class TornRecordError(CorruptJournalError):
-    """A journal file ends in an incomplete record (a write cut short).
+    """A journal file ends in an incomplete record (a write cut short)."""
 
-    ``records`` holds the complete records read before it, so a caller can recover.
-    """
 
-    def __init__(self, message: str, records: list[dict[str, object]] | None = None) -> None:
-        super().__init__(message)
-        self.records = records or []
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (str(self), self.records))
+class UnsealedJournalError(CorruptJournalError):
+    """A journal file ends at a record boundary without the seal its writer's
+    ``close()`` appends: the writer is still open or was stopped, or the file was cut
+    at a record boundary. ``records`` holds every record; whether they are the whole
+    history, the file cannot say."""

@@ -1506,12 +1506,26 @@ class Ledger:
             raise CorruptSnapshotError(f"snapshot payload is not JSON: {exc}") from None
         try:
             ledger = _load(cls, document)
-            ledger.check()
+            ledger._check_restored()
         except CorruptSnapshotError:
             raise
         except (MutualizeError, KeyError, TypeError, ValueError) as exc:
             raise CorruptSnapshotError(f"snapshot content is invalid: {exc}") from exc
         return ledger
+
+    def _check_restored(self) -> None:
+        """What a decoded snapshot must meet: ``check()`` and what every operation keeps
+        besides (a flat position has no basis: a close removes all of it)."""
+        for a, acc in enumerate(self._accounts):
+            for m, pos in enumerate(acc.positions):
+                if pos.size == 0 and pos.basis != 0:
+                    raise CorruptSnapshotError(
+                        f"inconsistent snapshot: account {a} is flat in market {m} with a basis"
+                    )
+        try:
+            self.check()
+        except InvariantError as exc:
+            raise CorruptSnapshotError(f"inconsistent snapshot: {exc}") from exc
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_restore, (self.snapshot(),))

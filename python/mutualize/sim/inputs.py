@@ -17,7 +17,11 @@ from ..errors import InvalidInputError
 
 Int64Array = npt.NDArray[np.int64]
 
-__all__ = ["EngineInputs", "Int64Array"]
+__all__ = ["MAX_MARK", "EngineInputs", "Int64Array"]
+
+#: The largest mark a price path may hold, ticks (both engines; the compiled one's
+#: liquidation index searches marks up to it with every product inside int128).
+MAX_MARK = 2**40
 
 INT64_MAX = 2**63 - 1
 
@@ -39,7 +43,8 @@ class EngineInputs:
         entry: entry price, ticks (> 0). Positions are opened against the house at it.
 
     Path (shape ``(steps, markets)``):
-        prices: the mark at each step, ticks (> 0). The ledger starts at ``prices[0]``.
+        prices: the mark at each step, ticks (``1..=MAX_MARK``, 2**40). The ledger starts
+            at ``prices[0]``.
         funding: the funding-index increase applied before each step's mark, minor units
             per lot (positive: longs pay shorts). Mostly zeros.
 
@@ -126,6 +131,9 @@ class EngineInputs:
             raise InvalidInputError("every account's size must be non-zero lots")
         if (self.entry <= 0).any() or (self.prices <= 0).any():
             raise InvalidInputError("prices must be > 0 ticks")
+        if (self.prices > MAX_MARK).any():
+            worst = int(self.prices.max())
+            raise InvalidInputError(f"marks must be in 1..={MAX_MARK} ticks, got {worst}")
         for name in ("insurance_fund", "house_collateral", "slippage_bps", "impact_bps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:

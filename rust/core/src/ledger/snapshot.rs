@@ -4,7 +4,10 @@
 //! payload, then a [`checksum`] of everything before it. Any corrupted word changes the
 //! checksum (each of its steps is a bijection of its state), and the decoder also checks
 //! every length against the bytes left, so truncated or corrupted input is an
-//! [`Error::Corrupt`], never a panic or a huge allocation.
+//! [`Error::Corrupt`], never a panic or a huge allocation. A snapshot that decodes is
+//! then held to every invariant of a ledger ([`Ledger::check`] and flat positions
+//! without basis) before it is returned: a checksum only says the bytes are the ones
+//! written, not that whoever wrote them wrote a consistent ledger.
 
 use super::waterfall::{Base, Ranking, Stage, StageKind, StagePrice, Timing, Waterfall};
 use super::{AdlFill, AdlPrice, Close, Event, FillArgs, Ledger, Market, Position, Totals};
@@ -661,7 +664,9 @@ impl Ledger {
     }
 
     /// A ledger from [`Ledger::snapshot`] bytes. Truncated, corrupted or foreign input is
-    /// an [`Error::Corrupt`].
+    /// an [`Error::Corrupt`], and so is a well-formed snapshot of an inconsistent ledger
+    /// (an edited one whose checksum was recomputed): nothing is returned unless every
+    /// invariant holds.
     pub fn restore(bytes: &[u8]) -> Result<Ledger> {
         if bytes.len() < HEADER + TRAILER {
             return corrupt(format!("{} bytes: too short for a snapshot", bytes.len()));
@@ -693,7 +698,23 @@ impl Ledger {
         if r.left() != 0 {
             return corrupt(format!("{} trailing bytes", r.left()));
         }
+        ledger.check_restored()?;
         Ok(ledger)
+    }
+
+    /// The invariants a decoded snapshot must meet: [`Ledger::check`] (conservation,
+    /// open interest, the pools' signs) and what every operation keeps besides (a flat
+    /// position has no basis: a close removes all of it).
+    fn check_restored(&self) -> Result<()> {
+        for (m, column) in self.positions.iter().enumerate() {
+            if let Some(a) = column.iter().position(|p| p.size == 0 && p.basis != 0) {
+                return corrupt(format!(
+                    "inconsistent snapshot: account {a} is flat in market {m} with a basis"
+                ));
+            }
+        }
+        self.check()
+            .or_else(|e| corrupt(format!("inconsistent snapshot: {e}")))
     }
 }
 
@@ -782,6 +803,7 @@ fn decode(r: &mut Reader<'_>) -> Result<Ledger> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
@@ -796,6 +818,83 @@ mod tests {
         }
         assert_ne!(checksum(&[0u8; 3]), checksum(&[0u8; 4]));
         assert_ne!(checksum(b""), checksum(&[0u8]));
+    }
+
+    /// A busy ledger: two markets, a liquidation with a socialized deficit.
+    fn busy() -> Ledger {
+        let mut l = Ledger::new();
+        l.create_market(1, 100, 1_000, 500, 50).unwrap();
+        l.create_market(2, 40, 2_000, 1_000, 0).unwrap();
+        l.create_accounts(4).unwrap();
+        for (a, x) in [(0, 100), (1, 100), (2, 1_000_000), (3, 500)] {
+            l.deposit(a, x).unwrap();
+        }
+        l.fund_insurance(300, None).unwrap();
+        l.fill(crate::ledger::FillArgs::new(0, 1, 0, 100, 10))
+            .unwrap();
+        l.fill(crate::ledger::FillArgs::new(3, 2, 1, 40, 3))
+            .unwrap();
+        l.set_mark(0, 10).unwrap();
+        l.liquidate(0, 2, None).unwrap();
+        l
+    }
+
+    /// `snapshot` of `l` after `edit`, with a valid length and checksum: what an editor
+    /// of the file would produce.
+    fn edited(l: &Ledger, edit: impl FnOnce(&mut Ledger)) -> Vec<u8> {
+        let mut l = l.clone();
+        edit(&mut l);
+        l.snapshot()
+    }
+
+    #[test]
+    fn restore_refuses_edited_inconsistent_snapshots() {
+        let l = busy();
+        l.check().unwrap();
+        assert_eq!(Ledger::restore(&l.snapshot()).ok(), Some(l.clone()));
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("conservation", edited(&l, |l| l.collateral[1] += 1)),
+            ("conservation", edited(&l, |l| l.totals.deposits -= 7)),
+            ("conservation", edited(&l, |l| l.positions[0][1].basis += 1)),
+            (
+                "open interest",
+                edited(&l, |l| {
+                    // Longs and shorts no longer match (conservation kept: flat at 0 PnL).
+                    l.positions[1][0].size = 1;
+                    l.positions[1][0].basis = 40;
+                }),
+            ),
+            (
+                "negative",
+                edited(&l, |l| {
+                    l.totals.fee_pool = -5;
+                    l.collateral[3] += 5;
+                }),
+            ),
+            (
+                "insurance fund of market",
+                edited(&l, |l| {
+                    l.markets[1].insurance_fund = -1;
+                    l.totals.insurance_fund += 1;
+                }),
+            ),
+            (
+                "flat in market",
+                edited(&l, |l| {
+                    l.positions[0][0].basis = 10;
+                    l.collateral[0] += 10;
+                }),
+            ),
+        ];
+        for (what, bytes) in cases {
+            match Ledger::restore(&bytes) {
+                Err(Error::Corrupt(msg)) => {
+                    assert!(msg.contains(what), "{what}: {msg}");
+                    assert!(msg.contains("inconsistent snapshot"), "{msg}");
+                }
+                other => panic!("{what}: restored {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -469,7 +469,8 @@ impl Engine<'_, '_> {
 
     /// The backstop's price for closing `a` in `m`: the mark moved against the account by
     /// the slippage and the step's impact, rounded against it (never better than the
-    /// formula), at least 1 tick.
+    /// formula), at least 1 tick and with no ceiling (docs/backtests.md; a mark is at most
+    /// `MAX_PRICE`, so the price fits `i64` with room to spare).
     fn backstop_price(&self, m: usize, size: i64) -> Result<i64> {
         let mk = self.ledger.market(m)?;
         let s = self.spec;
@@ -485,7 +486,7 @@ impl Engine<'_, '_> {
             // Buying back a short: ceil(mark * (1 + bps)).
             -(-(mark * (10_000 + bps))).div_euclid(10_000)
         };
-        to64(moved.clamp(1, i128::from(MAX_PRICE)), "backstop price")
+        to64(moved.max(1), "backstop price")
     }
 
     /// Liquidates `a` if it still is liquidatable; returns the other accounts whose
