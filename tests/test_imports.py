@@ -220,7 +220,16 @@ LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, ("mutualize._core", "mutualize._ledger_", "mutualize.reference")),
     (3, ("mutualize._protocols", "mutualize._backend")),
     (5, ("mutualize.sim", "mutualize.research")),
-    (6, ("mutualize.cli", "mutualize._cli", "mutualize.demo", "mutualize.__main__")),
+    (
+        6,
+        (
+            "mutualize.cli",
+            "mutualize._cli",
+            "mutualize.demo",
+            "mutualize.__main__",
+            "mutualize.soak",
+        ),
+    ),
 )
 
 
