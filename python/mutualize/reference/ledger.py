@@ -73,7 +73,7 @@ import json
 import numbers
 import struct
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -90,6 +90,7 @@ from mutualize.errors import (
     NotLiquidatableError,
 )
 from mutualize.reference import allocate
+from mutualize.reference.market import Contract, contract
 from mutualize.waterfall import (
     Adl,
     FeePool,
@@ -157,10 +158,6 @@ def _i64(value: int, what: str) -> int:
     return value
 
 
-def _ceil_div(num: int, den: int) -> int:
-    return -(-num // den)
-
-
 def _sign(value: int) -> int:
     return (value > 0) - (value < 0)
 
@@ -177,6 +174,11 @@ class _Market:
     penalty_bps: int
     funding_index: int = 0
     insurance_fund: int = 0  # the market's own fund (per-market InsuranceFund stages)
+    # The contract's arithmetic (reference/market.py); fixed by the parameters.
+    contract: Contract = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.contract = contract(self.tick_value)
 
 
 @dataclass
@@ -331,32 +333,38 @@ class Ledger:
     def _upnl_raw(self, a: int, m: int) -> int:
         p = self._accounts[a].positions[m]
         mk = self._markets[m]
-        return (p.size * mk.mark - p.basis) * mk.tick_value
+        return mk.contract.pnl(p.size, p.basis, mk.mark)
 
     def _unpaid_raw(self, a: int, m: int) -> int:
         p = self._accounts[a].positions[m]
         return -p.size * (self._markets[m].funding_index - p.funding_snapshot)
 
-    def _equity(self, a: int) -> int:
+    def _equity_raw(self, a: int) -> int:
         acc = self._accounts[a]
         total = acc.collateral
         for m in range(len(self._markets)):
             if acc.positions[m].size:
                 total += self._upnl_raw(a, m) + self._unpaid_raw(a, m)
-        return _i128(total, f"equity of account {a}")
+        return total
+
+    def _equity(self, a: int) -> int:
+        return _i128(self._equity_raw(a), f"equity of account {a}")
 
     def _notional(self, a: int, m: int) -> int:
         mk = self._markets[m]
-        size = abs(self._accounts[a].positions[m].size)
-        return _i128(size * mk.mark * mk.tick_value, f"notional of account {a} in market {m}")
+        size = self._accounts[a].positions[m].size
+        return _i128(mk.contract.notional(size, mk.mark), f"notional of account {a} in market {m}")
 
-    def _requirement(self, a: int, initial: bool) -> int:
+    def _requirement_raw(self, a: int, initial: bool) -> int:
         total = 0
         for m, mk in enumerate(self._markets):
-            if self._accounts[a].positions[m].size:
-                bps = mk.imr_bps if initial else mk.mmr_bps
-                total += _ceil_div(self._notional(a, m) * bps, BPS)
-        return _i128(total, f"margin requirement of account {a}")
+            size = self._accounts[a].positions[m].size
+            if size:
+                total += mk.contract.margin(size, mk.mark, mk.imr_bps if initial else mk.mmr_bps)
+        return total
+
+    def _requirement(self, a: int, initial: bool) -> int:
+        return _i128(self._requirement_raw(a, initial), f"margin requirement of account {a}")
 
     def _session_profit(self, a: int) -> int:
         acc = self._accounts[a]
@@ -364,25 +372,24 @@ class Ledger:
         return _i128(value, f"session profit of account {a}")
 
     def _is_liquidatable(self, a: int) -> bool:
+        """Compared exactly: an account whose figures outgrow i128 is still ranked, and
+        does not stop the others from being ranked (issue 9, item 6)."""
         acc = self._accounts[a]
         if not any(p.size for p in acc.positions):
             return False
-        return self._equity(a) < self._requirement(a, initial=False)
+        return self._equity_raw(a) < self._requirement_raw(a, initial=False)
 
     def _bankruptcy_price(self, a: int, m: int) -> int:
-        size = self._accounts[a].positions[m].size
         mk = self._markets[m]
-        equity = self._equity(a)
-        per_tick = size * mk.tick_value
-        # p* = mark - equity / (size * tick_value): ceil for a long, floor for a short.
-        price = mk.mark - equity // per_tick if size > 0 else mk.mark + equity // -per_tick
+        size = self._accounts[a].positions[m].size
+        price = mk.contract.bankruptcy_price(size, mk.mark, self._equity(a))
         return _i128(price, "bankruptcy price")
 
     # ------------------------------------------------------------------ queries
 
     def upnl(self, a: int, m: int) -> int:
-        """Unrealized PnL of account ``a`` in market ``m``:
-        ``(size * mark - basis) * tick_value`` (minor units)."""
+        """Unrealized PnL of account ``a`` in market ``m`` at the mark (the contract's PnL;
+        linear: ``(size * mark - basis) * tick_value``), minor units."""
         a = self._account_id(a, "account")
         m = self._market_id(m)
         return _i128(self._upnl_raw(a, m), f"upnl of account {a} in market {m}")
@@ -395,7 +402,7 @@ class Ledger:
         return _i128(self._unpaid_raw(a, m), f"unpaid funding of account {a} in market {m}")
 
     def notional(self, a: int, m: int) -> int:
-        """``|size| * mark * tick_value`` (minor units)."""
+        """Notional at the mark (linear: ``|size| * mark * tick_value``), minor units."""
         return self._notional(self._account_id(a, "account"), self._market_id(m))
 
     def position_size(self, a: int, m: int) -> int:
@@ -581,19 +588,19 @@ class Ledger:
         )
         pos.funding_snapshot = mk.funding_index
         if pos.size == 0 or _sign(delta) == _sign(pos.size):
-            self._open(a, pos, delta, price)  # 2. open or add
+            self._open(a, pos, mk, delta, price)  # 2. open or add
         elif abs(delta) <= abs(pos.size):
             self._reduce(a, acc, pos, mk, delta, price)  # 3. reduce or close
         else:  # 4. cross zero: close whole, open the rest at the same price
             close = -pos.size
             self._reduce(a, acc, pos, mk, close, price)
-            self._open(a, pos, delta - close, price)
+            self._open(a, pos, mk, delta - close, price)
         return acc.collateral - start
 
     @staticmethod
-    def _open(a: int, pos: _Position, delta: int, price: int) -> None:
+    def _open(a: int, pos: _Position, mk: _Market, delta: int, price: int) -> None:
         size = _i64(pos.size + delta, f"position size of account {a}")
-        basis = _i128(pos.basis + delta * price, f"basis of account {a}")
+        basis = _i128(pos.basis + mk.contract.basis(delta, price), f"basis of account {a}")
         pos.size, pos.basis = size, basis
 
     @staticmethod
@@ -601,7 +608,8 @@ class Ledger:
         removed = abs(pos.basis) * abs(delta) // abs(pos.size)  # trunc toward zero
         if pos.basis < 0:
             removed = -removed
-        realized = (-delta * price - removed) * mk.tick_value
+        # The closed lots (-delta, entry value `removed`) realize the contract's PnL.
+        realized = mk.contract.pnl(-delta, removed, price)
         collateral = _i128(acc.collateral + realized, f"collateral of account {a}")
         acc.collateral = collateral
         pos.basis -= removed
@@ -964,7 +972,7 @@ class Ledger:
         if equity <= 0:
             return None
         if stage.ranking == "pnl_leverage":
-            cost = abs(pos.basis * mk.tick_value)
+            cost = mk.contract.cost(pos.basis)
             if cost == 0:
                 return None  # CONTRACT: PnL% undefined (zero basis): ranks last
             upnl = self._upnl_raw(c, m)
@@ -972,12 +980,13 @@ class Ledger:
             if upnl >= 0:
                 return Fraction(upnl * notional, cost * equity)
             return Fraction(upnl * equity, cost * notional)
-        # hyperliquid: (mark / entry) * (notional / equity), entry = |basis| / |size|;
-        # for a short the price ratio inverts.
+        # hyperliquid: (mark / entry) * (notional / equity); for a short the price ratio
+        # inverts.
+        mark, entry = mk.contract.mark_over_entry(pos.size, pos.basis, mk.mark)
         if pos.size > 0:
-            num, den = mk.mark * abs(pos.size) * notional, abs(pos.basis) * equity
+            num, den = mark * notional, entry * equity
         else:
-            num, den = abs(pos.basis) * notional, abs(pos.size) * mk.mark * equity
+            num, den = entry * notional, mark * equity
         if den == 0:
             return None  # CONTRACT: zero entry price: ranks last
         return Fraction(num, den)
@@ -1337,7 +1346,7 @@ class Ledger:
                 self._trade(c, m, size, p)
                 closes.append([m, size, p])
                 mk = self._markets[m]
-                penalty += _ceil_div(abs(size) * p * mk.tick_value * mk.penalty_bps, BPS)
+                penalty += mk.contract.margin(size, p, mk.penalty_bps)
             penalty = _i128(penalty, "penalty")
             charged = min(penalty, max(0, self._equity(a)))
             if charged:

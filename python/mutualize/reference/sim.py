@@ -21,6 +21,7 @@ import numpy as np
 
 from mutualize.errors import InsufficientMarginError, InvalidInputError, InvariantError
 from mutualize.reference.ledger import AdlQueue, Event, Ledger
+from mutualize.reference.market import contract
 from mutualize.sim.inputs import EngineInputs, Int64Array
 from mutualize.waterfall import Socialize, Waterfall
 
@@ -180,8 +181,10 @@ class _Engine:
             if counterparty != HOUSE:
                 i = counterparty - 1
                 self.accounts.adl_lots[i] += abs(size)
-                # Its trade is +size (it takes the other side of the bankrupt position).
-                self.accounts.adl_loss[i] += size * (price - self.marks[m]) * self.tick_value[m]
+                # Its trade is +size (it takes the other side of the bankrupt position):
+                # the loss is minus that trade's PnL at the mark.
+                c = contract(self.tick_value[m])
+                self.accounts.adl_loss[i] -= c.pnl(size, c.basis(size, price), self.marks[m])
         self.accounts.liquidated_step[a - 1] = step
         self.accounts.deficit[a - 1] = deficit
 

@@ -6,7 +6,7 @@
 //! decided by running them, which is exact whatever the stages are.
 
 use super::adl::{Order, RankSpec};
-use super::num::{add, bps_ceil, narrow, overflow64, sub};
+use super::num::{add, narrow, overflow64, sub, Exact};
 use super::undo::Undo;
 use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
 use super::{cap64, claim64, AdlFill, AdlPrice, AdlQueues, Close, Event, Ledger};
@@ -191,13 +191,10 @@ impl Ledger {
                 size,
                 price,
             });
-            let p = bps_ceil(
-                i128::from(size.unsigned_abs()),
-                price,
-                i128::from(mk.tick_value),
-                mk.penalty_bps,
-                "liquidation penalty",
-            )?;
+            let p = mk
+                .contract()
+                .margin(size, price, mk.penalty_bps)
+                .narrow("liquidation penalty")?;
             penalty = add(penalty, p, "liquidation penalty")?;
         }
         let equity = self.equity(account)?;
@@ -495,9 +492,7 @@ impl Ledger {
                         let mut total = I256::ZERO;
                         for (mk, column) in self.markets.iter().zip(&self.positions) {
                             if let Some(p) = column.get(a) {
-                                if p.size != 0 || p.basis != 0 {
-                                    total += upnl_exact(p, mk);
-                                }
+                                total += p.upnl_exact(mk).wide();
                             }
                         }
                         claim64(
@@ -549,11 +544,9 @@ impl Ledger {
         let mut total = 0i128;
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             if let Some(p) = column.get(a) {
-                if p.size != 0 || p.basis != 0 {
-                    let v = (i128::from(p.size) * i128::from(mk.mark))
-                        .checked_sub(p.basis)?
-                        .checked_mul(i128::from(mk.tick_value))?;
-                    total = total.checked_add(v)?;
+                match p.upnl_exact(mk) {
+                    Exact::Fits(v) => total = total.checked_add(v)?,
+                    Exact::Wide(_) => return None,
                 }
             }
         }
@@ -592,10 +585,4 @@ fn sorted_prices(prices: Option<&[(usize, i64)]>) -> Option<Vec<(usize, i64)>> {
         v.sort_unstable();
         v
     })
-}
-
-/// `(size * mark - basis) * tick_value` exactly, unchecked (a term of a claim's sum).
-fn upnl_exact(p: &super::Position, mk: &super::Market) -> I256 {
-    (I256::from(i128::from(p.size) * i128::from(mk.mark)) - I256::from(p.basis))
-        * I256::from(mk.tick_value)
 }

@@ -35,6 +35,7 @@
 //! - `Ledger::replay` also requires each re-executed event to equal the recorded one.
 
 mod adl;
+mod contract;
 mod event;
 mod liquidate;
 mod margin;
@@ -47,9 +48,11 @@ mod undo;
 mod waterfall;
 
 pub use adl::AdlQueues;
+pub use contract::Contract;
 pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs};
 pub use margin::maintenance_of;
 pub use market::{Market, BPS};
+pub use num::Exact;
 pub use position::Position;
 pub use snapshot::checksum;
 pub use waterfall::{
@@ -333,8 +336,8 @@ impl Ledger {
         let (bp, sp) = (self.pos(buyer, market)?, self.pos(seller, market)?);
         let (bc, sc) = (self.collateral_at(buyer)?, self.collateral_at(seller)?);
         let p = i128::from(price);
-        let (nbp, b_real) = trade(&bp, mk.funding_index, mk.tick_value, size, p)?;
-        let (nsp, s_real) = trade(&sp, mk.funding_index, mk.tick_value, -size, p)?;
+        let (nbp, b_real) = trade(&bp, mk.funding_index, mk.contract(), size, p)?;
+        let (nsp, s_real) = trade(&sp, mk.funding_index, mk.contract(), -size, p)?;
         let nbc = sub(
             add(bc, b_real, "collateral")?,
             buyer_fee.into(),
@@ -479,7 +482,7 @@ impl Ledger {
                         *g = generation;
                         saved.push((acct, *pos, *col));
                     }
-                    let step = trade(pos, mk.funding_index, mk.tick_value, delta, price.into())
+                    let step = trade(pos, mk.funding_index, mk.contract(), delta, price.into())
                         .and_then(|(new, change)| Ok((new, add(*col, change, "collateral")?)));
                     match step {
                         Ok((new, c)) => {
@@ -695,12 +698,11 @@ impl Ledger {
         for &c in &self.collateral {
             total += I256::from(c);
         }
+        // Exact over every account: one account's figures outgrowing i128 cannot stop
+        // the check of the others (issue 9, item 6).
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             for p in column {
-                if p.size != 0 || p.basis != 0 {
-                    total += I256::from(p.upnl(mk.mark, mk.tick_value)?);
-                    total += I256::from(p.unpaid_funding(mk.funding_index)?);
-                }
+                total += margin::value(p, mk);
             }
         }
         let t = &self.totals;

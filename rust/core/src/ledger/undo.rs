@@ -120,7 +120,7 @@ impl Ledger {
         let mk = *self.market_ref(m)?;
         let old = self.pos(a, m)?;
         let (new, change) =
-            super::position::trade(&old, mk.funding_index, mk.tick_value, delta, price)?;
+            super::position::trade(&old, mk.funding_index, mk.contract(), delta, price)?;
         let c = add(self.collateral_at(a)?, change, "collateral")?;
         *self.pos_mut(a, m)? = new;
         undo.log.push(Entry::Position(a, m, old));

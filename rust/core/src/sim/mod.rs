@@ -561,10 +561,17 @@ impl Engine<'_, '_> {
         for (m, fill) in &adl {
             let c = fill.counterparty;
             let mk = self.ledger.market(*m)?;
-            // The counterparty traded `size` lots at `price` instead of at the mark.
-            let loss = (fill.price - i128::from(mk.mark))
-                .checked_mul(i128::from(fill.size))
-                .and_then(|v| v.checked_mul(i128::from(mk.tick_value)))
+            // The counterparty traded `size` lots at `price` instead of at the mark: its
+            // loss is minus that trade's PnL at the mark.
+            let contract = mk.contract();
+            let basis = contract
+                .add_basis(0, fill.size, fill.price)
+                .map_err(|_| Error::Overflow("ADL loss"))?;
+            let loss = contract
+                .pnl(fill.size, basis, i128::from(mk.mark))
+                .narrow("ADL loss")
+                .ok()
+                .and_then(i128::checked_neg)
                 .ok_or(Error::Overflow("ADL loss"))?;
             if c != HOUSE {
                 // The house's longs are already in `before` and `after`.
