@@ -108,22 +108,7 @@ def run_inputs(
             )
         else:
             raw = core.simulate(
-                inputs.tick_value,
-                inputs.imr_bps,
-                inputs.mmr_bps,
-                inputs.penalty_bps,
-                inputs.collateral,
-                inputs.market,
-                inputs.size,
-                inputs.entry,
-                inputs.prices,
-                inputs.funding,
-                inputs.insurance_fund,
-                inputs.house_collateral,
-                inputs.slippage_bps,
-                inputs.impact_bps,
-                inputs.depth_lots,
-                chosen.session_steps or inputs.session_steps,
+                {**vars(inputs), "session_steps": chosen.session_steps or inputs.session_steps},
                 chosen.waterfall.to_dict(),
                 chosen.granularity,
                 scan,

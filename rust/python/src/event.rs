@@ -1,12 +1,14 @@
 //! Journal events as Python objects: a light wrapper (creating a dict per fill would
 //! cost more than the fill) that turns into the plain dict form on demand.
 
-use crate::ledger::PyLedger;
+use crate::errors::Raised;
+use crate::shared::SharedLedger;
 use crate::waterfall::to_plain;
 use mutualize_core::{AdlPrice, Event};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::IntoPyObjectExt;
+use std::sync::Arc;
 
 /// One ledger event. `event.op` names the operation; `event.to_dict()` (or
 /// `dict(event)`) gives the plain form of docs/ledger.md; `event["key"]` reads one key.
@@ -16,10 +18,13 @@ pub struct PyEvent {
 }
 
 /// Small events are copied out of the journal; large ones (a socialization lists a
-/// haircut per account) stay in it and are read on demand.
+/// haircut per account) stay in it and are copied out only when read.
 enum Source {
     Owned(Event),
-    Journal { ledger: Py<PyLedger>, index: usize },
+    Journal {
+        ledger: Arc<SharedLedger>,
+        index: usize,
+    },
 }
 
 impl PyEvent {
@@ -29,16 +34,30 @@ impl PyEvent {
         }
     }
 
-    pub fn in_journal(ledger: Py<PyLedger>, index: usize) -> Self {
+    pub fn in_journal(ledger: Arc<SharedLedger>, index: usize) -> Self {
         PyEvent {
             inner: Source::Journal { ledger, index },
         }
     }
 
+    /// Calls `f` on the event: a journal entry is copied out under the ledger's lock and
+    /// read after it is released (building Python objects may run a finalizer that calls
+    /// the ledger).
     fn with<T>(&self, py: Python<'_>, f: impl FnOnce(&Event) -> PyResult<T>) -> PyResult<T> {
         match &self.inner {
             Source::Owned(e) => f(e),
-            Source::Journal { ledger, index } => ledger.get().with_journal_entry(py, *index, f),
+            Source::Journal { ledger, index } => {
+                let index = *index;
+                let event = ledger.run(py, |l| {
+                    l.journal().get(index).cloned().ok_or_else(|| {
+                        Raised::new(
+                            crate::errors::Kind::Invariant,
+                            format!("journal entry {index} is gone"),
+                        )
+                    })
+                })?;
+                f(&event)
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use super::undo::Undo;
 use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
 use super::{cap64, claim64, AdlFill, AdlPrice, AdlQueues, Close, Event, Ledger};
 use crate::allocate::{allocate, Options};
+use crate::capacity;
 use crate::error::{Error, Result};
 use ethnum::I256;
 use rayon::prelude::*;
@@ -527,8 +528,8 @@ impl Ledger {
             }
             cap64(self.equity(a)?)
         };
-        let mut claims = vec![0i64; n];
-        let mut caps = vec![0i64; if capped { n } else { 0 }];
+        let mut claims = capacity::filled(n, 0i64, "claims")?;
+        let mut caps = capacity::filled(if capped { n } else { 0 }, 0i64, "caps")?;
         fill(&mut claims, claim_of)?;
         if capped {
             fill(&mut caps, cap_of)?;

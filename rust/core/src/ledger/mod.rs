@@ -59,6 +59,7 @@ pub use waterfall::{
     rounding_name, rule_name, Base, Ranking, Stage, StageKind, StagePrice, Timing, Waterfall,
 };
 
+use crate::capacity;
 use crate::error::{Error, Result};
 use num::{add, sub};
 use position::trade;
@@ -174,10 +175,15 @@ impl Ledger {
     ) -> Result<&Event> {
         let market = Market::new(tick_value, mark, imr_bps, mmr_bps, penalty_bps)?;
         let id = self.markets.len();
-        self.positions.push(vec![
-            Position::flat(market.funding_index);
-            self.collateral.len()
-        ]);
+        let column = capacity::filled(
+            self.collateral.len(),
+            Position::flat(market.funding_index),
+            "positions",
+        )?;
+        capacity::reserve(&mut self.positions, 1, "markets")?;
+        capacity::reserve(&mut self.markets, 1, "markets")?;
+        capacity::reserve(&mut self.journal, 1, "events")?;
+        self.positions.push(column);
         self.markets.push(market);
         Ok(self.record(Event::CreateMarket {
             tick_value,
@@ -193,6 +199,8 @@ impl Ledger {
     /// funding snapshot is the market's index: it owes nothing for the past).
     pub fn create_account(&mut self) -> Result<&Event> {
         let id = self.collateral.len();
+        self.reserve_accounts(1)?;
+        capacity::reserve(&mut self.journal, 1, "events")?;
         self.collateral.push(0);
         self.session_start_equity.push(0);
         self.session_deposits.push(0);
@@ -203,24 +211,66 @@ impl Ledger {
     }
 
     /// Creates `n` accounts at once (one `create_account` event each); returns the first id.
+    /// A count beyond the address space is an `InvalidArgument`, one whose memory cannot
+    /// be reserved an `OutOfMemory`; either way nothing changes.
     pub fn create_accounts(&mut self, n: usize) -> Result<usize> {
         let first = self.collateral.len();
         let total = first
             .checked_add(n)
-            .ok_or(Error::InvalidArgument("too many accounts".to_owned()))?;
+            .ok_or_else(|| Error::InvalidArgument(format!("{n} more accounts are too many")))?;
+        self.reserve_accounts(n)?;
+        let journal = !self.scratch.forget_journal;
+        if journal {
+            if let Err(e) = capacity::reserve(&mut self.journal, n, "events") {
+                self.release_accounts();
+                return Err(e);
+            }
+        }
         self.collateral.resize(total, 0);
         self.session_start_equity.resize(total, 0);
         self.session_deposits.resize(total, 0);
         for (mk, column) in self.markets.iter().zip(&mut self.positions) {
             column.resize(total, Position::flat(mk.funding_index));
         }
-        if !self.scratch.forget_journal {
-            self.journal.reserve(n);
-            for account in first..total {
-                self.journal.push(Event::CreateAccount { account });
-            }
+        if journal {
+            self.journal
+                .extend((first..total).map(|account| Event::CreateAccount { account }));
         }
         Ok(first)
+    }
+
+    /// Reserves every per-account column for `n` more accounts, all or nothing: the
+    /// whole size is checked against the address space first, and a reservation that
+    /// fails gives the others back.
+    fn reserve_accounts(&mut self, n: usize) -> Result<()> {
+        let per_account = 3 * std::mem::size_of::<i128>()
+            + self.markets.len() * std::mem::size_of::<Position>()
+            + std::mem::size_of::<Event>();
+        capacity::bytes(n, per_account, "accounts")?;
+        let reserved = capacity::reserve(&mut self.collateral, n, "accounts")
+            .and_then(|()| capacity::reserve(&mut self.session_start_equity, n, "accounts"))
+            .and_then(|()| capacity::reserve(&mut self.session_deposits, n, "accounts"))
+            .and_then(|()| {
+                self.positions
+                    .iter_mut()
+                    .try_for_each(|column| capacity::reserve(column, n, "accounts"))
+            });
+        if reserved.is_err() {
+            self.release_accounts();
+        }
+        reserved
+    }
+
+    /// Gives back what a failed reservation of accounts took (capacity beyond the
+    /// columns' lengths; their contents do not change).
+    fn release_accounts(&mut self) {
+        self.collateral.shrink_to_fit();
+        self.session_start_equity.shrink_to_fit();
+        self.session_deposits.shrink_to_fit();
+        for column in &mut self.positions {
+            column.shrink_to_fit();
+        }
+        self.journal.shrink_to_fit();
     }
 
     /// Adds `amount` (> 0 minor units) to the account's collateral.
@@ -453,9 +503,19 @@ impl Ledger {
             positive(at(prices, i)?, "price")?;
             positive(at(sizes, i)?, "size")?;
         }
+        // The event's copies and the journal's slot are taken first: past this point
+        // nothing can fail for want of memory.
+        let event = Event::FillMany {
+            market,
+            buyers: capacity::copied(buyers, "fills")?,
+            sellers: capacity::copied(sellers, "fills")?,
+            prices: capacity::copied(prices, "fills")?,
+            sizes: capacity::copied(sizes, "fills")?,
+        };
+        capacity::reserve(&mut self.journal, 1, "events")?;
         // Undo: each touched account's first state, saved once (generation stamps keep
         // the record at most one entry per distinct account, whatever the batch length).
-        let generation = self.scratch.next_generation(accounts);
+        let generation = self.scratch.next_generation(accounts)?;
         let mut saved: Vec<(usize, Position, i128)> = Vec::new();
         let failure = {
             // Disjoint borrows of the three columns the loop touches.
@@ -505,13 +565,7 @@ impl Ledger {
             }
             return Err(e);
         }
-        Ok(self.record(Event::FillMany {
-            market,
-            buyers: buyers.to_vec(),
-            sellers: sellers.to_vec(),
-            prices: prices.to_vec(),
-            sizes: sizes.to_vec(),
-        }))
+        Ok(self.record(event))
     }
 
     /// Sets a market's mark price (ticks, > 0).
@@ -761,14 +815,13 @@ static NO_EVENT: Event = Event::CreateAccount {
 
 impl Scratch {
     /// A fresh generation for `fill_many`'s first-touch record over `n` accounts.
-    fn next_generation(&mut self, n: usize) -> u32 {
+    fn next_generation(&mut self, n: usize) -> Result<u32> {
         if self.seen.len() != n || self.generation == u32::MAX {
-            self.seen.clear();
-            self.seen.resize(n, 0);
+            self.seen = capacity::filled(n, 0, "accounts")?;
             self.generation = 0;
         }
         self.generation += 1;
-        self.generation
+        Ok(self.generation)
     }
 }
 

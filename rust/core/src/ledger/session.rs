@@ -7,6 +7,7 @@ use super::undo::Undo;
 use super::waterfall::{Stage, Timing};
 use super::{claim64, Event, Ledger};
 use crate::allocate::{allocate, Options, Rounding, Rule};
+use crate::capacity;
 use crate::error::Result;
 
 impl Ledger {
@@ -43,7 +44,8 @@ impl Ledger {
                 _ => (Rule::ProRata, Rounding::Exact, None),
             };
             let loss = i64::try_from(deferred).map_err(|_| overflow64("deferred loss"))?;
-            let mut claims = Vec::with_capacity(self.num_accounts());
+            let mut claims = Vec::new();
+            capacity::reserve(&mut claims, self.num_accounts(), "claims")?;
             for a in 0..self.num_accounts() {
                 claims.push(claim64(self.session_profit(a)?, "session profit claim")?);
             }

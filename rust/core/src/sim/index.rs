@@ -8,6 +8,7 @@
 //! position or funding changes is re-keyed; its old heap entry is left behind and
 //! skipped when popped (a version number), and a heap with too many of those is rebuilt.
 
+use crate::capacity;
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Market, Position};
 use rayon::prelude::*;
@@ -60,8 +61,9 @@ impl Index {
     /// An index over `accounts` (ledger ids, each with `market[i]`), keyed now.
     pub fn build(ledger: &Ledger, accounts: &[usize], market: &[usize]) -> Result<Index> {
         let markets = ledger.num_markets();
-        let mut members = vec![Vec::new(); markets];
-        let mut tracked = vec![false; ledger.num_accounts()];
+        let n = ledger.num_accounts();
+        let mut members = capacity::filled(markets, Vec::new(), "markets")?;
+        let mut tracked = capacity::filled(n, false, "accounts")?;
         for (&a, &m) in accounts.iter().zip(market) {
             if let Some(t) = tracked.get_mut(a) {
                 *t = true;
@@ -72,11 +74,11 @@ impl Index {
         }
         let mut index = Index {
             books: (0..markets).map(|_| Book::default()).collect(),
-            version: vec![0; ledger.num_accounts()],
+            version: capacity::filled(n, 0, "accounts")?,
             members,
             tracked,
-            current: vec![None; ledger.num_accounts()],
-            bound: vec![0; ledger.num_accounts()],
+            current: capacity::filled(n, None, "accounts")?,
+            bound: capacity::filled(n, 0, "accounts")?,
         };
         for m in 0..markets {
             index.rebuild(ledger, m)?;
