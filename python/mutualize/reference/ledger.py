@@ -89,6 +89,7 @@ from mutualize.errors import (
     MutualizeError,
     NotLiquidatableError,
 )
+from mutualize.events import EVENTS, plain_event
 from mutualize.reference import allocate
 from mutualize.reference.market import Contract, contract
 from mutualize.waterfall import (
@@ -113,32 +114,9 @@ I128_MIN = -(2**127)
 I128_MAX = 2**127 - 1
 BPS = 10_000
 
-# The arguments each operation records in its event (and that replay passes back).
-_OP_ARGS: dict[str, tuple[str, ...]] = {
-    "create_market": ("tick_value", "mark", "imr_bps", "mmr_bps", "penalty_bps"),
-    "create_account": (),
-    "deposit": ("account", "amount"),
-    "withdraw": ("account", "amount"),
-    "fund_insurance": ("amount", "market"),
-    "fill": (
-        "buyer",
-        "seller",
-        "market",
-        "price",
-        "size",
-        "buyer_fee",
-        "seller_fee",
-        "check_margin",
-    ),
-    "fill_many": ("market", "buyers", "sellers", "prices", "sizes"),
-    "set_mark": ("market", "price"),
-    "set_marks": ("marks",),
-    "apply_funding": ("market", "delta"),
-    "liquidate": ("account", "counterparty", "prices"),
-    "deleverage": ("account", "market", "counterparties", "price"),
-    "set_waterfall": ("waterfall",),
-    "settle_session": (),
-}
+# The arguments each operation records in its event (and that replay passes back), from
+# the one declaration of the events.
+_OP_ARGS: dict[str, tuple[str, ...]] = {op: kind.argument_names for op, kind in EVENTS.items()}
 
 _SNAPSHOT_MAGIC = b"MZREFLDG"
 _SNAPSHOT_VERSION = 1
@@ -269,7 +247,10 @@ class Ledger:
         self._saved_totals = replace(self._totals)
         self._saved_funds = [mk.insurance_fund for mk in self._markets]
         try:
-            event = effect()
+            produced = effect()
+            # Every event takes its plain form (its keys, in order) from the one
+            # declaration of the events, mutualize.events.
+            event = plain_event(produced["op"], produced)
         except BaseException:
             self._undo()
             raise

@@ -49,7 +49,7 @@ mod waterfall;
 
 pub use adl::AdlQueues;
 pub use contract::Contract;
-pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs};
+pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs, Value};
 pub use margin::maintenance_of;
 pub use market::{Market, BPS};
 pub use num::Exact;
