@@ -183,6 +183,17 @@ class _Account:
 
 
 @dataclass
+class _Saved:
+    """What the running operation may change, as it was (see ``Ledger._run``)."""
+
+    accounts: dict[int, _Account]  # on each account's first write
+    totals: _Totals
+    markets: list[_Market]
+    waterfall: Waterfall
+    num_accounts: int
+
+
+@dataclass
 class _Totals:
     insurance_fund: int = 0
     fee_pool: int = 0
@@ -233,19 +244,30 @@ class Ledger:
         self._totals = _Totals()
         self._waterfall = Waterfall()
         self.journal: list[Event] = []
-        # Undo log of the running operation: the accounts as they were before their
-        # first write, and the totals; None outside an operation.
-        self._saved: dict[int, _Account] | None = None
-        self._saved_totals: _Totals | None = None
-        self._saved_funds: list[int] = []
+        # The running operation's undo record (see _run); None outside an operation.
+        self._saved: _Saved | None = None
+        # Fail the running operation at this many more recorded writes (tests).
+        self._fault: int | None = None
 
     # ------------------------------------------------------------------ transactions
+    #
+    # The one atomicity mechanism, the shape of the compiled ledger's undo journal
+    # (rust/core/src/ledger/undo.rs): every operation runs in _run; it validates, then
+    # takes what it writes through _acct / _market, which record the account (on its
+    # first write) or count the write; the totals, the markets, the waterfall and the
+    # lists' lengths are recorded at the start. Any exception restores all of it
+    # (_undo, also a savepoint: liquidation rolls back its direct path with it and
+    # deleverages instead). The journal is appended only on success.
 
     def _run(self, effect: Callable[[], Event]) -> Event:
         """Run one operation: on any exception, put back what it touched."""
-        self._saved = {}
-        self._saved_totals = replace(self._totals)
-        self._saved_funds = [mk.insurance_fund for mk in self._markets]
+        self._saved = _Saved(
+            accounts={},
+            totals=replace(self._totals),
+            markets=[replace(mk) for mk in self._markets],
+            waterfall=self._waterfall,
+            num_accounts=len(self._accounts),
+        )
         try:
             produced = effect()
             # Every event takes its plain form (its keys, in order) from the one
@@ -256,26 +278,49 @@ class Ledger:
             raise
         finally:
             self._saved = None
-            self._saved_totals = None
+            self._fault = None
         self.journal.append(event)
         return _copy_event(event)
 
     def _undo(self) -> None:
-        """Restore the accounts and totals saved by the running operation (it stays
-        open: the saved copies remain the originals)."""
-        assert self._saved is not None
-        assert self._saved_totals is not None
-        for a, saved in self._saved.items():
-            self._accounts[a] = saved.copy()
-        self._totals = replace(self._saved_totals)
-        for mk, fund in zip(self._markets, self._saved_funds, strict=False):
-            mk.insurance_fund = fund
+        """Restore everything the running operation changed (it stays open: the saved
+        copies remain the originals)."""
+        saved = self._saved
+        assert saved is not None
+        del self._accounts[saved.num_accounts :]
+        del self._markets[len(saved.markets) :]
+        for m, market in enumerate(saved.markets):
+            self._markets[m] = replace(market)
+        for a, account in saved.accounts.items():
+            self._accounts[a] = account.copy()
+        for account in self._accounts:
+            del account.positions[len(saved.markets) :]  # a market created, then undone
+        self._totals = replace(saved.totals)
+        self._waterfall = saved.waterfall
+
+    def _step(self) -> None:
+        """Counts one recorded write; fails it if a test injected a fault here."""
+        if self._fault is not None:
+            if self._fault == 0:
+                self._fault = None
+                raise InvariantError("fault injected by a test")
+            self._fault -= 1
+
+    def _inject_fault(self, after: int) -> None:
+        """Make the next operation fail at its ``after``-th recorded write (tests)."""
+        self._fault = after
 
     def _acct(self, a: int) -> _Account:
-        """Account ``a`` for writing: saved on its first write of the operation."""
-        if self._saved is not None and a not in self._saved:
-            self._saved[a] = self._accounts[a].copy()
+        """Account ``a`` for writing: recorded on its first write of the operation."""
+        self._step()
+        if self._saved is not None and a not in self._saved.accounts:
+            self._saved.accounts[a] = self._accounts[a].copy()
         return self._accounts[a]
+
+    def _market(self, m: int) -> _Market:
+        """Market ``m`` for writing (recorded at the start of the operation)."""
+        self._step()
+        return self._markets[m]
 
     # ------------------------------------------------------------------ validation
 
@@ -625,6 +670,7 @@ class Ledger:
             pen = as_amount(penalty_bps, "penalty_bps")
             if not 0 <= pen <= BPS:
                 raise InvalidInputError(f"need 0 <= penalty_bps <= 10_000, got {pen}")
+            self._step()
             self._markets.append(_Market(tv, mk, imr, mmr, pen))
             for acc in self._accounts:
                 # a new market's funding index is 0: so is every new snapshot
@@ -649,6 +695,7 @@ class Ledger:
             # Resolved point 3: a new flat position's funding_snapshot is the market's
             # current funding index (it owes nothing for the past).
             positions = [_Position(funding_snapshot=mk.funding_index) for mk in self._markets]
+            self._step()
             self._accounts.append(_Account(0, 0, 0, positions))
             return {"op": "create_account", "account": len(self._accounts) - 1}
 
@@ -724,7 +771,7 @@ class Ledger:
                     self._totals.insurance_fund + amt, "insurance_fund"
                 )
             else:
-                mk = self._markets[m]
+                mk = self._market(m)
                 mk.insurance_fund = _i128(mk.insurance_fund + amt, f"insurance fund of {m}")
             self._totals.deposits = deposits
             return {"op": "fund_insurance", "amount": amt, "market": m}
@@ -855,7 +902,7 @@ class Ledger:
         def effect() -> Event:
             m = self._market_id(market)
             p = self._positive(price, "price")
-            self._markets[m].mark = p
+            self._market(m).mark = p
             return {"op": "set_mark", "market": m, "price": p}
 
         return self._run(effect)
@@ -871,8 +918,8 @@ class Ledger:
                     f"set_marks needs one mark per market ({len(self._markets)}), got {len(values)}"
                 )
             checked = [self._positive(v, f"marks[{m}]") for m, v in enumerate(values)]
-            for mk, price in zip(self._markets, checked, strict=True):
-                mk.mark = price
+            for m, price in enumerate(checked):
+                self._market(m).mark = price
             return {"op": "set_marks", "marks": checked}
 
         return self._run(effect)
@@ -885,7 +932,7 @@ class Ledger:
         def effect() -> Event:
             m = self._market_id(market)
             d = as_amount(delta, "delta")
-            mk = self._markets[m]
+            mk = self._market(m)
             mk.funding_index = _i128(mk.funding_index + d, f"funding index of market {m}")
             return {"op": "apply_funding", "market": m, "delta": d}
 
@@ -896,6 +943,7 @@ class Ledger:
 
         def effect() -> Event:
             config = _ledger_waterfall(Waterfall.from_dict(waterfall))
+            self._step()
             self._waterfall = config
             return {"op": "set_waterfall", "waterfall": config.to_dict()}
 
@@ -1212,7 +1260,7 @@ class Ledger:
 
     def _set_fund(self, per_market: bool, m: int, value: int) -> None:
         if per_market:
-            self._markets[m].insurance_fund = value
+            self._market(m).insurance_fund = value
         else:
             self._totals.insurance_fund = value
 

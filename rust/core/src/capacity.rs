@@ -60,12 +60,9 @@ mod tests {
     }
 
     #[test]
-    fn reservations_the_allocator_refuses_are_out_of_memory() {
-        // 2^62 bytes fit an address space (isize) but no allocator gives them.
-        let mut v: Vec<u8> = Vec::new();
-        let err = reserve(&mut v, 1 << 62, "bytes").err();
-        assert_eq!(err.map(|e| e.kind()), Some(ErrorKind::OutOfMemory));
-        assert!(v.capacity() == 0);
+    fn fallible_copies() {
+        // (A reservation the allocator refuses is tested in a process with a limited
+        // address space: tests/test_ledger_edges.py; some hosts grant any reservation.)
         assert_eq!(filled(3, 7u8, "x").ok(), Some(vec![7, 7, 7]));
         assert_eq!(copied(&[1, 2], "x").ok(), Some(vec![1, 2]));
     }

@@ -451,20 +451,16 @@ impl Ledger {
             Some(list) => Order::Given(list),
             None => Order::Ranked(RankSpec::of(stage.as_ref())),
         };
-        let mut undo = self.begin();
-        match self.deleverage_in(account, market, order, at, &mut undo) {
-            Ok(fills) => Ok(self.record(Event::Deleverage {
+        self.operate(|l, undo| {
+            let fills = l.deleverage_in(account, market, order, at, undo)?;
+            Ok(Event::Deleverage {
                 account,
                 market,
                 counterparties: counterparties.map(<[usize]>::to_vec),
                 price,
                 fills,
-            })),
-            Err(e) => {
-                self.rollback(undo);
-                Err(e)
-            }
-        }
+            })
+        })
     }
 }
 

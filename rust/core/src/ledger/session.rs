@@ -16,14 +16,7 @@ impl Ledger {
     /// the haircuts from collateral, moves what is left to `bad_debt` (a rounding-up
     /// surplus to the insurance fund), then starts a new session for every account.
     pub fn settle_session(&mut self) -> Result<&Event> {
-        let mut undo = self.begin();
-        match self.settle_with(&mut undo) {
-            Ok(event) => Ok(self.record(event)),
-            Err(e) => {
-                self.rollback(undo);
-                Err(e)
-            }
-        }
+        self.operate(|l, undo| l.settle_with(undo))
     }
 
     fn settle_with(&mut self, undo: &mut Undo) -> Result<Event> {
@@ -72,10 +65,8 @@ impl Ledger {
         }
         // Batched timing only pools a step's losses: it has no sessions to restart.
         if self.waterfall.timing != Timing::Batched {
-            // Everything fallible is done before the session columns are written.
             let equities = self.equities()?;
-            self.session_start_equity = equities;
-            self.session_deposits.iter_mut().for_each(|d| *d = 0);
+            self.restart_sessions(equities, undo)?;
         }
         Ok(Event::SettleSession {
             collected,
