@@ -160,8 +160,10 @@ REFERENCE_MAY_IMPORT: dict[str, set[str]] = {
     "mutualize.reference.ledger": {
         "mutualize.errors",
         "mutualize._coerce",
+        "mutualize.events",
         "mutualize.waterfall",
     },
+    "mutualize.reference.market": set(),
 }
 
 
@@ -215,6 +217,7 @@ LAYERS: tuple[tuple[int, tuple[str, ...]], ...] = (
             "mutualize._extras",
             "mutualize.metrics",
             "mutualize.examples",
+            "mutualize.events",
         ),
     ),
     (2, ("mutualize._core", "mutualize._ledger_", "mutualize.reference")),

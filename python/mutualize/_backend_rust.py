@@ -26,28 +26,27 @@ class _CompiledEngine:
         scan: str,
         progress: Callable[[int], object] | None,
     ) -> dict[str, Any]:
-        return _core.simulate(
-            inputs.tick_value,
-            inputs.imr_bps,
-            inputs.mmr_bps,
-            inputs.penalty_bps,
-            inputs.collateral,
-            inputs.market,
-            inputs.size,
-            inputs.entry,
-            inputs.prices,
-            inputs.funding,
-            inputs.insurance_fund,
-            inputs.house_collateral,
-            inputs.slippage_bps,
-            inputs.impact_bps,
-            inputs.depth_lots,
-            session_steps,
-            dict(waterfall),
-            granularity,
-            scan,
-            progress,
+        # The binding reads the engine's inputs by name (docs/backtests.md, "Inputs").
+        names = (
+            "tick_value",
+            "imr_bps",
+            "mmr_bps",
+            "penalty_bps",
+            "collateral",
+            "market",
+            "size",
+            "entry",
+            "prices",
+            "funding",
+            "insurance_fund",
+            "house_collateral",
+            "slippage_bps",
+            "impact_bps",
+            "depth_lots",
         )
+        columns: dict[str, Any] = {name: getattr(inputs, name) for name in names}
+        columns["session_steps"] = session_steps
+        return _core.simulate(columns, dict(waterfall), granularity, scan, progress)
 
 
 # Typed as the protocols: mypy checks that the compiled objects satisfy them.

@@ -4,7 +4,7 @@ Only the raw kernels live here; use ``mutualize.allocate`` and
 ``mutualize.allocate_many``, which coerce inputs and wrap results.
 """
 
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, KeysView, Mapping
 from typing import Any, final
 
 import numpy as np
@@ -76,28 +76,16 @@ def allocate_on_basis(
     ``out``; returns ``(total, target, dust, surplus, base)`` in minor units."""
 
 def simulate(
-    tick_value: npt.NDArray[np.int64],
-    imr_bps: npt.NDArray[np.int64],
-    mmr_bps: npt.NDArray[np.int64],
-    penalty_bps: npt.NDArray[np.int64],
-    collateral: npt.NDArray[np.int64],
-    market: npt.NDArray[np.int64],
-    size: npt.NDArray[np.int64],
-    entry: npt.NDArray[np.int64],
-    prices: npt.NDArray[np.int64],
-    funding: npt.NDArray[np.int64],
-    insurance_fund: int,
-    house_collateral: int,
-    slippage_bps: int,
-    impact_bps: int,
-    depth_lots: int,
-    session_steps: int,
+    inputs: Mapping[str, Any],
     waterfall: dict[str, Any],
     granularity: str,
     scan: str,
-    progress: Callable[[int], object] | None,
+    progress: Callable[[int], object] | None = None,
 ) -> dict[str, Any]:
-    """Raw backtest engine (see ``mutualize.sim.engine``): returns ``{"series": {...},
+    """Raw backtest engine (see ``mutualize.sim.engine``). ``inputs`` maps the field
+    names of ``EngineInputs`` (int64 arrays and ints: minor units, ticks, lots, bps) to
+    their values; ``waterfall`` is the plain form; ``granularity`` is ``"step"`` or
+    ``"bankruptcy"``, ``scan`` ``"index"`` or ``"every"``. Returns ``{"series": {...},
     "accounts": {...}, "totals": {...}}`` with int64 columns."""
 
 @final

@@ -18,6 +18,7 @@ __all__ = [
     "InvariantError",
     "MutualizeError",
     "NotLiquidatableError",
+    "OutOfMemoryError",
     "TornRecordError",
     "UnsealedJournalError",
 ]
@@ -55,6 +56,14 @@ class NotLiquidatableError(MutualizeError, ValueError):
 
 class InvariantError(MutualizeError, AssertionError):
     """``Ledger.check()`` found a broken invariant (conservation, open interest ...)."""
+
+
+class OutOfMemoryError(MutualizeError, MemoryError):
+    """Memory for a size the caller gave (accounts, a batch, steps) could not be reserved.
+
+    Nothing changed: the ledger stays as it was and usable. Sizes beyond what an address
+    space can hold are an ``InvalidInputError`` instead.
+    """
 
 
 class CorruptSnapshotError(MutualizeError, ValueError):

@@ -14,38 +14,13 @@ from typing import Any
 
 from mutualize import journal as _journal
 from mutualize.errors import CorruptJournalError, InvalidInputError
+from mutualize.events import EVENTS
 from mutualize.waterfall import Waterfall
 
 __all__ = ["ARGUMENTS", "event_dict", "replay_into", "write_journal_of"]
 
-#: The arguments each operation's event records, in call order.
-ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "create_market": ("tick_value", "mark", "imr_bps", "mmr_bps", "penalty_bps"),
-    "create_account": (),
-    "deposit": ("account", "amount"),
-    "withdraw": ("account", "amount"),
-    "fund_insurance": ("amount", "market"),
-    "fill": (
-        "buyer",
-        "seller",
-        "market",
-        "price",
-        "size",
-        "buyer_fee",
-        "seller_fee",
-        "check_margin",
-    ),
-    "fill_many": ("market", "buyers", "sellers", "prices", "sizes"),
-    "set_mark": ("market", "price"),
-    "set_marks": ("marks",),
-    "apply_funding": ("market", "delta"),
-    "liquidate": ("account", "counterparty", "prices"),
-    "deleverage": ("account", "market", "counterparties", "price"),
-    "set_waterfall": ("waterfall",),
-    "settle_session": (),
-}
-
-_ARRAY_ARGS = {"buyers", "sellers", "prices", "sizes", "marks"}
+#: The arguments each operation's event records, in call order (from ``mutualize.events``).
+ARGUMENTS: dict[str, tuple[str, ...]] = {op: kind.argument_names for op, kind in EVENTS.items()}
 
 
 def event_dict(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,21 +30,25 @@ def event_dict(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _arguments(event: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The operation and call arguments that re-execute a recorded event: a recorded
+    ``prices`` list of pairs becomes the mapping ``liquidate`` takes, and a recorded
+    column the int64 array the batch operations take (the kinds of ``mutualize.events``)."""
     op = event.get("op")
-    if op not in ARGUMENTS:
+    if op not in EVENTS:
         raise CorruptJournalError(f"unknown operation {op!r} in event {dict(event)!r}")
-    try:
-        args = {name: event[name] for name in ARGUMENTS[op]}
-    except KeyError as missing:
-        raise CorruptJournalError(f"event {op!r} lacks the argument {missing}") from None
-    if op == "liquidate" and args["prices"] is not None:
-        args["prices"] = {int(m): p for m, p in args["prices"]}
-    if op in ("fill_many", "set_marks"):
-        import numpy as np
+    args: dict[str, Any] = {}
+    for field in EVENTS[op].arguments:
+        try:
+            value = event[field.name]
+        except KeyError:
+            raise CorruptJournalError(f"event {op!r} lacks the argument {field.name!r}") from None
+        if field.kind == "prices" and value is not None:
+            value = {int(m): p for m, p in value}
+        elif field.kind == "column":
+            import numpy as np
 
-        for name in _ARRAY_ARGS & args.keys():
-            if name != "prices" or op == "fill_many":
-                args[name] = np.asarray(args[name], dtype=np.int64)
+            value = np.asarray(value, dtype=np.int64)
+        args[field.name] = value
     return op, args
 
 

@@ -73,7 +73,7 @@ import json
 import numbers
 import struct
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -89,7 +89,9 @@ from mutualize.errors import (
     MutualizeError,
     NotLiquidatableError,
 )
+from mutualize.events import EVENTS, plain_event
 from mutualize.reference import allocate
+from mutualize.reference.market import Contract, contract
 from mutualize.waterfall import (
     Adl,
     FeePool,
@@ -112,32 +114,9 @@ I128_MIN = -(2**127)
 I128_MAX = 2**127 - 1
 BPS = 10_000
 
-# The arguments each operation records in its event (and that replay passes back).
-_OP_ARGS: dict[str, tuple[str, ...]] = {
-    "create_market": ("tick_value", "mark", "imr_bps", "mmr_bps", "penalty_bps"),
-    "create_account": (),
-    "deposit": ("account", "amount"),
-    "withdraw": ("account", "amount"),
-    "fund_insurance": ("amount", "market"),
-    "fill": (
-        "buyer",
-        "seller",
-        "market",
-        "price",
-        "size",
-        "buyer_fee",
-        "seller_fee",
-        "check_margin",
-    ),
-    "fill_many": ("market", "buyers", "sellers", "prices", "sizes"),
-    "set_mark": ("market", "price"),
-    "set_marks": ("marks",),
-    "apply_funding": ("market", "delta"),
-    "liquidate": ("account", "counterparty", "prices"),
-    "deleverage": ("account", "market", "counterparties", "price"),
-    "set_waterfall": ("waterfall",),
-    "settle_session": (),
-}
+# The arguments each operation records in its event (and that replay passes back), from
+# the one declaration of the events.
+_OP_ARGS: dict[str, tuple[str, ...]] = {op: kind.argument_names for op, kind in EVENTS.items()}
 
 _SNAPSHOT_MAGIC = b"MZREFLDG"
 _SNAPSHOT_VERSION = 1
@@ -157,10 +136,6 @@ def _i64(value: int, what: str) -> int:
     return value
 
 
-def _ceil_div(num: int, den: int) -> int:
-    return -(-num // den)
-
-
 def _sign(value: int) -> int:
     return (value > 0) - (value < 0)
 
@@ -177,6 +152,11 @@ class _Market:
     penalty_bps: int
     funding_index: int = 0
     insurance_fund: int = 0  # the market's own fund (per-market InsuranceFund stages)
+    # The contract's arithmetic (reference/market.py); fixed by the parameters.
+    contract: Contract = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.contract = contract(self.tick_value)
 
 
 @dataclass
@@ -200,6 +180,17 @@ class _Account:
             self.session_deposits,
             [replace(p) for p in self.positions],
         )
+
+
+@dataclass
+class _Saved:
+    """What the running operation may change, as it was (see ``Ledger._run``)."""
+
+    accounts: dict[int, _Account]  # on each account's first write
+    totals: _Totals
+    markets: list[_Market]
+    waterfall: Waterfall
+    num_accounts: int
 
 
 @dataclass
@@ -253,46 +244,83 @@ class Ledger:
         self._totals = _Totals()
         self._waterfall = Waterfall()
         self.journal: list[Event] = []
-        # Undo log of the running operation: the accounts as they were before their
-        # first write, and the totals; None outside an operation.
-        self._saved: dict[int, _Account] | None = None
-        self._saved_totals: _Totals | None = None
-        self._saved_funds: list[int] = []
+        # The running operation's undo record (see _run); None outside an operation.
+        self._saved: _Saved | None = None
+        # Fail the running operation at this many more recorded writes (tests).
+        self._fault: int | None = None
 
     # ------------------------------------------------------------------ transactions
+    #
+    # The one atomicity mechanism, the shape of the compiled ledger's undo journal
+    # (rust/core/src/ledger/undo.rs): every operation runs in _run; it validates, then
+    # takes what it writes through _acct / _market, which record the account (on its
+    # first write) or count the write; the totals, the markets, the waterfall and the
+    # lists' lengths are recorded at the start. Any exception restores all of it
+    # (_undo, also a savepoint: liquidation rolls back its direct path with it and
+    # deleverages instead). The journal is appended only on success.
 
     def _run(self, effect: Callable[[], Event]) -> Event:
         """Run one operation: on any exception, put back what it touched."""
-        self._saved = {}
-        self._saved_totals = replace(self._totals)
-        self._saved_funds = [mk.insurance_fund for mk in self._markets]
+        self._saved = _Saved(
+            accounts={},
+            totals=replace(self._totals),
+            markets=[replace(mk) for mk in self._markets],
+            waterfall=self._waterfall,
+            num_accounts=len(self._accounts),
+        )
         try:
-            event = effect()
+            produced = effect()
+            # Every event takes its plain form (its keys, in order) from the one
+            # declaration of the events, mutualize.events.
+            event = plain_event(produced["op"], produced)
         except BaseException:
             self._undo()
             raise
         finally:
             self._saved = None
-            self._saved_totals = None
+            self._fault = None
         self.journal.append(event)
         return _copy_event(event)
 
     def _undo(self) -> None:
-        """Restore the accounts and totals saved by the running operation (it stays
-        open: the saved copies remain the originals)."""
-        assert self._saved is not None
-        assert self._saved_totals is not None
-        for a, saved in self._saved.items():
-            self._accounts[a] = saved.copy()
-        self._totals = replace(self._saved_totals)
-        for mk, fund in zip(self._markets, self._saved_funds, strict=False):
-            mk.insurance_fund = fund
+        """Restore everything the running operation changed (it stays open: the saved
+        copies remain the originals)."""
+        saved = self._saved
+        assert saved is not None
+        del self._accounts[saved.num_accounts :]
+        del self._markets[len(saved.markets) :]
+        for m, market in enumerate(saved.markets):
+            self._markets[m] = replace(market)
+        for a, account in saved.accounts.items():
+            self._accounts[a] = account.copy()
+        for account in self._accounts:
+            del account.positions[len(saved.markets) :]  # a market created, then undone
+        self._totals = replace(saved.totals)
+        self._waterfall = saved.waterfall
+
+    def _step(self) -> None:
+        """Counts one recorded write; fails it if a test injected a fault here."""
+        if self._fault is not None:
+            if self._fault == 0:
+                self._fault = None
+                raise InvariantError("fault injected by a test")
+            self._fault -= 1
+
+    def _inject_fault(self, after: int) -> None:
+        """Make the next operation fail at its ``after``-th recorded write (tests)."""
+        self._fault = after
 
     def _acct(self, a: int) -> _Account:
-        """Account ``a`` for writing: saved on its first write of the operation."""
-        if self._saved is not None and a not in self._saved:
-            self._saved[a] = self._accounts[a].copy()
+        """Account ``a`` for writing: recorded on its first write of the operation."""
+        self._step()
+        if self._saved is not None and a not in self._saved.accounts:
+            self._saved.accounts[a] = self._accounts[a].copy()
         return self._accounts[a]
+
+    def _market(self, m: int) -> _Market:
+        """Market ``m`` for writing (recorded at the start of the operation)."""
+        self._step()
+        return self._markets[m]
 
     # ------------------------------------------------------------------ validation
 
@@ -331,32 +359,38 @@ class Ledger:
     def _upnl_raw(self, a: int, m: int) -> int:
         p = self._accounts[a].positions[m]
         mk = self._markets[m]
-        return (p.size * mk.mark - p.basis) * mk.tick_value
+        return mk.contract.pnl(p.size, p.basis, mk.mark)
 
     def _unpaid_raw(self, a: int, m: int) -> int:
         p = self._accounts[a].positions[m]
         return -p.size * (self._markets[m].funding_index - p.funding_snapshot)
 
-    def _equity(self, a: int) -> int:
+    def _equity_raw(self, a: int) -> int:
         acc = self._accounts[a]
         total = acc.collateral
         for m in range(len(self._markets)):
             if acc.positions[m].size:
                 total += self._upnl_raw(a, m) + self._unpaid_raw(a, m)
-        return _i128(total, f"equity of account {a}")
+        return total
+
+    def _equity(self, a: int) -> int:
+        return _i128(self._equity_raw(a), f"equity of account {a}")
 
     def _notional(self, a: int, m: int) -> int:
         mk = self._markets[m]
-        size = abs(self._accounts[a].positions[m].size)
-        return _i128(size * mk.mark * mk.tick_value, f"notional of account {a} in market {m}")
+        size = self._accounts[a].positions[m].size
+        return _i128(mk.contract.notional(size, mk.mark), f"notional of account {a} in market {m}")
 
-    def _requirement(self, a: int, initial: bool) -> int:
+    def _requirement_raw(self, a: int, initial: bool) -> int:
         total = 0
         for m, mk in enumerate(self._markets):
-            if self._accounts[a].positions[m].size:
-                bps = mk.imr_bps if initial else mk.mmr_bps
-                total += _ceil_div(self._notional(a, m) * bps, BPS)
-        return _i128(total, f"margin requirement of account {a}")
+            size = self._accounts[a].positions[m].size
+            if size:
+                total += mk.contract.margin(size, mk.mark, mk.imr_bps if initial else mk.mmr_bps)
+        return total
+
+    def _requirement(self, a: int, initial: bool) -> int:
+        return _i128(self._requirement_raw(a, initial), f"margin requirement of account {a}")
 
     def _session_profit(self, a: int) -> int:
         acc = self._accounts[a]
@@ -364,25 +398,24 @@ class Ledger:
         return _i128(value, f"session profit of account {a}")
 
     def _is_liquidatable(self, a: int) -> bool:
+        """Compared exactly: an account whose figures outgrow i128 is still ranked, and
+        does not stop the others from being ranked (issue 9, item 6)."""
         acc = self._accounts[a]
         if not any(p.size for p in acc.positions):
             return False
-        return self._equity(a) < self._requirement(a, initial=False)
+        return self._equity_raw(a) < self._requirement_raw(a, initial=False)
 
     def _bankruptcy_price(self, a: int, m: int) -> int:
-        size = self._accounts[a].positions[m].size
         mk = self._markets[m]
-        equity = self._equity(a)
-        per_tick = size * mk.tick_value
-        # p* = mark - equity / (size * tick_value): ceil for a long, floor for a short.
-        price = mk.mark - equity // per_tick if size > 0 else mk.mark + equity // -per_tick
+        size = self._accounts[a].positions[m].size
+        price = mk.contract.bankruptcy_price(size, mk.mark, self._equity(a))
         return _i128(price, "bankruptcy price")
 
     # ------------------------------------------------------------------ queries
 
     def upnl(self, a: int, m: int) -> int:
-        """Unrealized PnL of account ``a`` in market ``m``:
-        ``(size * mark - basis) * tick_value`` (minor units)."""
+        """Unrealized PnL of account ``a`` in market ``m`` at the mark (the contract's PnL;
+        linear: ``(size * mark - basis) * tick_value``), minor units."""
         a = self._account_id(a, "account")
         m = self._market_id(m)
         return _i128(self._upnl_raw(a, m), f"upnl of account {a} in market {m}")
@@ -395,7 +428,7 @@ class Ledger:
         return _i128(self._unpaid_raw(a, m), f"unpaid funding of account {a} in market {m}")
 
     def notional(self, a: int, m: int) -> int:
-        """``|size| * mark * tick_value`` (minor units)."""
+        """Notional at the mark (linear: ``|size| * mark * tick_value``), minor units."""
         return self._notional(self._account_id(a, "account"), self._market_id(m))
 
     def position_size(self, a: int, m: int) -> int:
@@ -581,19 +614,19 @@ class Ledger:
         )
         pos.funding_snapshot = mk.funding_index
         if pos.size == 0 or _sign(delta) == _sign(pos.size):
-            self._open(a, pos, delta, price)  # 2. open or add
+            self._open(a, pos, mk, delta, price)  # 2. open or add
         elif abs(delta) <= abs(pos.size):
             self._reduce(a, acc, pos, mk, delta, price)  # 3. reduce or close
         else:  # 4. cross zero: close whole, open the rest at the same price
             close = -pos.size
             self._reduce(a, acc, pos, mk, close, price)
-            self._open(a, pos, delta - close, price)
+            self._open(a, pos, mk, delta - close, price)
         return acc.collateral - start
 
     @staticmethod
-    def _open(a: int, pos: _Position, delta: int, price: int) -> None:
+    def _open(a: int, pos: _Position, mk: _Market, delta: int, price: int) -> None:
         size = _i64(pos.size + delta, f"position size of account {a}")
-        basis = _i128(pos.basis + delta * price, f"basis of account {a}")
+        basis = _i128(pos.basis + mk.contract.basis(delta, price), f"basis of account {a}")
         pos.size, pos.basis = size, basis
 
     @staticmethod
@@ -601,7 +634,8 @@ class Ledger:
         removed = abs(pos.basis) * abs(delta) // abs(pos.size)  # trunc toward zero
         if pos.basis < 0:
             removed = -removed
-        realized = (-delta * price - removed) * mk.tick_value
+        # The closed lots (-delta, entry value `removed`) realize the contract's PnL.
+        realized = mk.contract.pnl(-delta, removed, price)
         collateral = _i128(acc.collateral + realized, f"collateral of account {a}")
         acc.collateral = collateral
         pos.basis -= removed
@@ -636,6 +670,7 @@ class Ledger:
             pen = as_amount(penalty_bps, "penalty_bps")
             if not 0 <= pen <= BPS:
                 raise InvalidInputError(f"need 0 <= penalty_bps <= 10_000, got {pen}")
+            self._step()
             self._markets.append(_Market(tv, mk, imr, mmr, pen))
             for acc in self._accounts:
                 # a new market's funding index is 0: so is every new snapshot
@@ -660,6 +695,7 @@ class Ledger:
             # Resolved point 3: a new flat position's funding_snapshot is the market's
             # current funding index (it owes nothing for the past).
             positions = [_Position(funding_snapshot=mk.funding_index) for mk in self._markets]
+            self._step()
             self._accounts.append(_Account(0, 0, 0, positions))
             return {"op": "create_account", "account": len(self._accounts) - 1}
 
@@ -735,7 +771,7 @@ class Ledger:
                     self._totals.insurance_fund + amt, "insurance_fund"
                 )
             else:
-                mk = self._markets[m]
+                mk = self._market(m)
                 mk.insurance_fund = _i128(mk.insurance_fund + amt, f"insurance fund of {m}")
             self._totals.deposits = deposits
             return {"op": "fund_insurance", "amount": amt, "market": m}
@@ -866,7 +902,7 @@ class Ledger:
         def effect() -> Event:
             m = self._market_id(market)
             p = self._positive(price, "price")
-            self._markets[m].mark = p
+            self._market(m).mark = p
             return {"op": "set_mark", "market": m, "price": p}
 
         return self._run(effect)
@@ -882,8 +918,8 @@ class Ledger:
                     f"set_marks needs one mark per market ({len(self._markets)}), got {len(values)}"
                 )
             checked = [self._positive(v, f"marks[{m}]") for m, v in enumerate(values)]
-            for mk, price in zip(self._markets, checked, strict=True):
-                mk.mark = price
+            for m, price in enumerate(checked):
+                self._market(m).mark = price
             return {"op": "set_marks", "marks": checked}
 
         return self._run(effect)
@@ -896,7 +932,7 @@ class Ledger:
         def effect() -> Event:
             m = self._market_id(market)
             d = as_amount(delta, "delta")
-            mk = self._markets[m]
+            mk = self._market(m)
             mk.funding_index = _i128(mk.funding_index + d, f"funding index of market {m}")
             return {"op": "apply_funding", "market": m, "delta": d}
 
@@ -907,6 +943,7 @@ class Ledger:
 
         def effect() -> Event:
             config = _ledger_waterfall(Waterfall.from_dict(waterfall))
+            self._step()
             self._waterfall = config
             return {"op": "set_waterfall", "waterfall": config.to_dict()}
 
@@ -964,7 +1001,7 @@ class Ledger:
         if equity <= 0:
             return None
         if stage.ranking == "pnl_leverage":
-            cost = abs(pos.basis * mk.tick_value)
+            cost = mk.contract.cost(pos.basis)
             if cost == 0:
                 return None  # CONTRACT: PnL% undefined (zero basis): ranks last
             upnl = self._upnl_raw(c, m)
@@ -972,12 +1009,13 @@ class Ledger:
             if upnl >= 0:
                 return Fraction(upnl * notional, cost * equity)
             return Fraction(upnl * equity, cost * notional)
-        # hyperliquid: (mark / entry) * (notional / equity), entry = |basis| / |size|;
-        # for a short the price ratio inverts.
+        # hyperliquid: (mark / entry) * (notional / equity); for a short the price ratio
+        # inverts.
+        mark, entry = mk.contract.mark_over_entry(pos.size, pos.basis, mk.mark)
         if pos.size > 0:
-            num, den = mk.mark * abs(pos.size) * notional, abs(pos.basis) * equity
+            num, den = mark * notional, entry * equity
         else:
-            num, den = abs(pos.basis) * notional, abs(pos.size) * mk.mark * equity
+            num, den = entry * notional, mark * equity
         if den == 0:
             return None  # CONTRACT: zero entry price: ranks last
         return Fraction(num, den)
@@ -1222,7 +1260,7 @@ class Ledger:
 
     def _set_fund(self, per_market: bool, m: int, value: int) -> None:
         if per_market:
-            self._markets[m].insurance_fund = value
+            self._market(m).insurance_fund = value
         else:
             self._totals.insurance_fund = value
 
@@ -1337,7 +1375,7 @@ class Ledger:
                 self._trade(c, m, size, p)
                 closes.append([m, size, p])
                 mk = self._markets[m]
-                penalty += _ceil_div(abs(size) * p * mk.tick_value * mk.penalty_bps, BPS)
+                penalty += mk.contract.margin(size, p, mk.penalty_bps)
             penalty = _i128(penalty, "penalty")
             charged = min(penalty, max(0, self._equity(a)))
             if charged:

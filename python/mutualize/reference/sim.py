@@ -26,6 +26,7 @@ from mutualize._columns import ACCOUNTS, TOTALS, names
 from mutualize._columns import SERIES as SERIES_COLUMNS
 from mutualize.errors import InsufficientMarginError, InvalidInputError, InvariantError
 from mutualize.reference.ledger import AdlQueue, Event, Ledger
+from mutualize.reference.market import contract
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -219,8 +220,10 @@ class _Engine:
             if counterparty != HOUSE:
                 i = counterparty - 1
                 self.accounts.adl_lots[i] += abs(size)
-                # Its trade is +size (it takes the other side of the bankrupt position).
-                self.accounts.adl_loss[i] += size * (price - self.marks[m]) * self.tick_value[m]
+                # Its trade is +size (it takes the other side of the bankrupt position):
+                # the loss is minus that trade's PnL at the mark.
+                c = contract(self.tick_value[m])
+                self.accounts.adl_loss[i] -= c.pnl(size, c.basis(size, price), self.marks[m])
         self.accounts.liquidated_step[a - 1] = step
         self.accounts.deficit[a - 1] = deficit
 

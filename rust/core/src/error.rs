@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Invariant,
     /// A snapshot or journal that cannot be decoded or replayed (`CorruptSnapshotError`).
     Corrupt,
+    /// Memory for a size the caller gave could not be reserved; nothing changed
+    /// (`OutOfMemoryError`, a `MemoryError`).
+    OutOfMemory,
 }
 
 /// Everything that can go wrong in the core, with enough context to say what and where.
@@ -70,6 +73,12 @@ pub enum Error {
     Invariant(String),
     /// A snapshot or journal that cannot be decoded or replayed.
     Corrupt(String),
+    /// `count` more `what` (about `bytes` bytes) could not be reserved.
+    OutOfMemory {
+        what: &'static str,
+        count: usize,
+        bytes: usize,
+    },
 }
 
 impl Error {
@@ -80,6 +89,7 @@ impl Error {
             Error::NotLiquidatable(_) => ErrorKind::NotLiquidatable,
             Error::Invariant(_) => ErrorKind::Invariant,
             Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::UnknownRule(_)
             | Error::UnknownRounding(_)
             | Error::NegativeLoss(_)
@@ -140,6 +150,10 @@ impl fmt::Display for Error {
             ),
             Error::Invariant(msg) => write!(f, "invariant violated: {msg}"),
             Error::Corrupt(msg) => write!(f, "corrupt snapshot or journal: {msg}"),
+            Error::OutOfMemory { what, count, bytes } => write!(
+                f,
+                "cannot reserve memory for {count} {what} (about {bytes} bytes): nothing changed"
+            ),
         }
     }
 }

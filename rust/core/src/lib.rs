@@ -5,6 +5,7 @@
 
 pub mod allocate;
 pub mod amount;
+pub mod capacity;
 pub mod error;
 pub mod ledger;
 pub mod sim;

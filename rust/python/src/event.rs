@@ -1,12 +1,17 @@
 //! Journal events as Python objects: a light wrapper (creating a dict per fill would
-//! cost more than the fill) that turns into the plain dict form on demand.
+//! cost more than the fill) that reads its plain form on demand, field by field, from
+//! the core's `Event::fields` (the names are declared in python/mutualize/events.py).
 
-use crate::ledger::PyLedger;
+use crate::errors::{Kind, Raised};
+use crate::shared::SharedLedger;
 use crate::waterfall::to_plain;
-use mutualize_core::{AdlPrice, Event};
+use mutualize_core::ledger::Value;
+use mutualize_core::Event;
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3::IntoPyObjectExt;
+use std::sync::Arc;
 
 /// One ledger event. `event.op` names the operation; `event.to_dict()` (or
 /// `dict(event)`) gives the plain form of docs/ledger.md; `event["key"]` reads one key.
@@ -16,10 +21,13 @@ pub struct PyEvent {
 }
 
 /// Small events are copied out of the journal; large ones (a socialization lists a
-/// haircut per account) stay in it and are read on demand.
+/// haircut per account) stay in it and are copied out only when read.
 enum Source {
     Owned(Event),
-    Journal { ledger: Py<PyLedger>, index: usize },
+    Journal {
+        ledger: Arc<SharedLedger>,
+        index: usize,
+    },
 }
 
 impl PyEvent {
@@ -29,182 +37,77 @@ impl PyEvent {
         }
     }
 
-    pub fn in_journal(ledger: Py<PyLedger>, index: usize) -> Self {
+    pub fn in_journal(ledger: Arc<SharedLedger>, index: usize) -> Self {
         PyEvent {
             inner: Source::Journal { ledger, index },
         }
     }
 
+    /// Calls `f` on the event: a journal entry is read under the ledger's lock into plain
+    /// Rust data, and turned into Python objects only after the lock is released
+    /// (building them may run a finalizer that calls the ledger).
     fn with<T>(&self, py: Python<'_>, f: impl FnOnce(&Event) -> PyResult<T>) -> PyResult<T> {
         match &self.inner {
             Source::Owned(e) => f(e),
-            Source::Journal { ledger, index } => ledger.get().with_journal_entry(py, *index, f),
+            Source::Journal { ledger, index } => {
+                let event = journal_entry(py, ledger, *index, |e| Ok(e.clone()))?;
+                f(&event)
+            }
         }
     }
 }
 
-fn pairs<'py, A, B>(
-    py: Python<'py>,
-    items: impl IntoIterator<Item = (A, B)>,
-) -> PyResult<Bound<'py, PyList>>
-where
-    A: IntoPyObject<'py>,
-    B: IntoPyObject<'py>,
-{
-    let list = PyList::empty(py);
-    for (a, b) in items {
-        list.append(PyList::new(
-            py,
-            [a.into_bound_py_any(py)?, b.into_bound_py_any(py)?],
-        )?)?;
-    }
-    Ok(list)
+fn journal_entry<T: Send>(
+    py: Python<'_>,
+    ledger: &SharedLedger,
+    index: usize,
+    read: impl FnOnce(&Event) -> Result<T, Raised> + Send,
+) -> Result<T, Raised> {
+    ledger.run(py, |l| match l.journal().get(index) {
+        Some(e) => read(e),
+        None => Err(Raised::new(
+            Kind::Invariant,
+            format!("journal entry {index} is gone"),
+        )),
+    })
 }
 
+/// A plain-form value as a Python object.
+fn to_py<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::None => py.None().into_bound(py),
+        Value::Bool(b) => b.into_bound_py_any(py)?,
+        Value::Int(v) => v.into_bound_py_any(py)?,
+        Value::Text(t) => t.into_bound_py_any(py)?,
+        Value::Ints(v) => PyList::new(py, v.iter())?.into_any(),
+        Value::Ids(v) => PyList::new(py, v.iter())?.into_any(),
+        Value::Pairs(pairs) => {
+            let list = PyList::empty(py);
+            for &(a, amount) in pairs.iter() {
+                list.append(PyList::new(
+                    py,
+                    [a.into_bound_py_any(py)?, amount.into_bound_py_any(py)?],
+                )?)?;
+            }
+            list.into_any()
+        }
+        Value::List(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Waterfall(w) => to_plain(py, w)?.into_any(),
+    })
+}
+
+/// The plain form of an event: `{"op": ..., **fields}`.
 pub fn to_dict<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("op", event.op())?;
-    match event {
-        Event::CreateMarket {
-            tick_value,
-            mark,
-            imr_bps,
-            mmr_bps,
-            penalty_bps,
-            market,
-        } => {
-            d.set_item("tick_value", tick_value)?;
-            d.set_item("mark", mark)?;
-            d.set_item("imr_bps", imr_bps)?;
-            d.set_item("mmr_bps", mmr_bps)?;
-            d.set_item("penalty_bps", penalty_bps)?;
-            d.set_item("market", market)?;
-        }
-        Event::CreateAccount { account } => d.set_item("account", account)?,
-        Event::Deposit { account, amount } | Event::Withdraw { account, amount } => {
-            d.set_item("account", account)?;
-            d.set_item("amount", amount)?;
-        }
-        Event::FundInsurance { amount, market } => {
-            d.set_item("amount", amount)?;
-            d.set_item("market", market)?;
-        }
-        Event::Fill {
-            args,
-            buyer_realized,
-            seller_realized,
-        } => {
-            d.set_item("buyer", args.buyer)?;
-            d.set_item("seller", args.seller)?;
-            d.set_item("market", args.market)?;
-            d.set_item("price", args.price)?;
-            d.set_item("size", args.size)?;
-            d.set_item("buyer_fee", args.buyer_fee)?;
-            d.set_item("seller_fee", args.seller_fee)?;
-            d.set_item("check_margin", args.check_margin)?;
-            d.set_item("buyer_realized", buyer_realized)?;
-            d.set_item("seller_realized", seller_realized)?;
-        }
-        Event::FillMany {
-            market,
-            buyers,
-            sellers,
-            prices,
-            sizes,
-        } => {
-            d.set_item("market", market)?;
-            d.set_item("buyers", PyList::new(py, buyers)?)?;
-            d.set_item("sellers", PyList::new(py, sellers)?)?;
-            d.set_item("prices", PyList::new(py, prices)?)?;
-            d.set_item("sizes", PyList::new(py, sizes)?)?;
-        }
-        Event::SetMark { market, price } => {
-            d.set_item("market", market)?;
-            d.set_item("price", price)?;
-        }
-        Event::SetMarks { marks } => d.set_item("marks", PyList::new(py, marks)?)?,
-        Event::ApplyFunding { market, delta } => {
-            d.set_item("market", market)?;
-            d.set_item("delta", delta)?;
-        }
-        Event::Liquidate {
-            account,
-            counterparty,
-            prices,
-            closes,
-            penalty,
-            deficit,
-            stages,
-            haircuts,
-            adl,
-        } => {
-            d.set_item("account", account)?;
-            d.set_item("counterparty", counterparty)?;
-            match prices {
-                Some(p) => d.set_item("prices", pairs(py, p.iter().copied())?)?,
-                None => d.set_item("prices", py.None())?,
-            }
-            let closes_list = PyList::empty(py);
-            for c in closes {
-                closes_list.append(PyList::new(
-                    py,
-                    [c.market as i128, c.size as i128, c.price],
-                )?)?;
-            }
-            d.set_item("closes", closes_list)?;
-            d.set_item("penalty", penalty)?;
-            d.set_item("deficit", deficit)?;
-            d.set_item(
-                "stages",
-                pairs(py, stages.iter().map(|(k, a)| (k.as_str(), *a)))?,
-            )?;
-            d.set_item("haircuts", pairs(py, haircuts.iter().copied())?)?;
-            let adl_list = PyList::empty(py);
-            for (m, f) in adl {
-                adl_list.append(PyList::new(
-                    py,
-                    [*m as i128, f.counterparty as i128, f.size as i128, f.price],
-                )?)?;
-            }
-            d.set_item("adl", adl_list)?;
-        }
-        Event::Deleverage {
-            account,
-            market,
-            counterparties,
-            price,
-            fills,
-        } => {
-            d.set_item("account", account)?;
-            d.set_item("market", market)?;
-            match counterparties {
-                Some(c) => d.set_item("counterparties", PyList::new(py, c)?)?,
-                None => d.set_item("counterparties", py.None())?,
-            }
-            match price {
-                AdlPrice::Bankruptcy => d.set_item("price", "bankruptcy")?,
-                AdlPrice::Mark => d.set_item("price", "mark")?,
-                AdlPrice::Ticks(t) => d.set_item("price", t)?,
-            }
-            let fills_list = PyList::empty(py);
-            for f in fills {
-                fills_list.append(PyList::new(
-                    py,
-                    [f.counterparty as i128, f.size as i128, f.price],
-                )?)?;
-            }
-            d.set_item("fills", fills_list)?;
-        }
-        Event::SetWaterfall { waterfall } => d.set_item("waterfall", to_plain(py, waterfall)?)?,
-        Event::SettleSession {
-            collected,
-            haircuts,
-            bad_debt,
-        } => {
-            d.set_item("collected", collected)?;
-            d.set_item("haircuts", pairs(py, haircuts.iter().copied())?)?;
-            d.set_item("bad_debt", bad_debt)?;
-        }
+    for (name, value) in event.fields() {
+        d.set_item(name, to_py(py, &value)?)?;
     }
     Ok(d)
 }
@@ -214,7 +117,12 @@ impl PyEvent {
     /// The operation's name.
     #[getter]
     fn op(&self, py: Python<'_>) -> PyResult<&'static str> {
-        self.with(py, |e| Ok(e.op()))
+        match &self.inner {
+            Source::Owned(e) => Ok(e.op()),
+            Source::Journal { ledger, index } => {
+                Ok(journal_entry(py, ledger, *index, |e| Ok(e.op()))?)
+            }
+        }
     }
 
     /// The plain form: a dict of the operation's arguments and effects (ints, lists).
@@ -223,11 +131,28 @@ impl PyEvent {
     }
 
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.to_dict(py)?.call_method0("keys")
+        let names = self.with(py, |e| {
+            let d = PyDict::new(py);
+            d.set_item("op", py.None())?;
+            for (name, _) in e.fields() {
+                d.set_item(name, py.None())?;
+            }
+            Ok(d)
+        })?;
+        names.call_method0("keys")
     }
 
+    /// One key of the plain form (only that value is built).
     fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        self.to_dict(py)?.as_any().get_item(key)
+        self.with(py, |e| {
+            if key == "op" {
+                return e.op().into_bound_py_any(py);
+            }
+            match e.fields().iter().find(|(name, _)| *name == key) {
+                Some((_, value)) => to_py(py, value),
+                None => Err(PyKeyError::new_err(key.to_owned())),
+            }
+        })
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<bool> {

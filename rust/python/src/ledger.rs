@@ -1,112 +1,64 @@
-//! The `Ledger` class: a frozen pyclass around a `Mutex<mutualize_core::Ledger>`, so
-//! threads sharing one ledger serialize their operations instead of failing.
+//! The `Ledger` class: a frozen pyclass around a [`SharedLedger`], so threads sharing one
+//! ledger serialize their operations instead of failing, and never deadlock (see
+//! `shared.rs` for the rule every method here follows: arguments are converted before
+//! the lock, Python objects are built after it).
 
-use crate::errors::{core, not_contiguous, raise};
+use crate::amount::amount;
+use crate::args::{adl_price, column, count, flag, id, ids};
+use crate::errors::{Kind, Raised};
 use crate::event::PyEvent;
+use crate::shared::SharedLedger;
 use crate::waterfall::{from_plain, to_plain};
-use mutualize_core::{AdlPrice, Event, FillArgs, Ledger};
+use mutualize_core::ledger::{Market, Position};
+use mutualize_core::{capacity, Event, FillArgs, Ledger, Waterfall};
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList};
-use std::sync::{Mutex, MutexGuard};
+use pyo3::types::{PyBytes, PyDict, PyList};
+use std::sync::Arc;
 
 /// The exchange's book in one settlement asset: accounts, perpetual markets, insurance
 /// fund, fee pool and bad debt, with the loss waterfall. Amounts in integer minor units,
 /// prices in ticks, sizes in lots. See docs/ledger.md for every operation.
 #[pyclass(frozen, subclass, module = "mutualize._core", name = "Ledger")]
 pub struct PyLedger {
-    inner: Mutex<Ledger>,
+    shared: Arc<SharedLedger>,
 }
 
-/// An account or market id: any int (`numbers.Integral`, not a bool); one that is no
-/// existing id is reported by the core as unknown, the same as the reference.
-fn id(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
-    let invalid = |msg: String| raise(py, "InvalidInputError", msg);
-    if value.is_instance_of::<PyBool>() {
-        return Err(invalid(format!(
-            "{what} must be an id (an int), got a bool"
-        )));
+/// The ids an operation checks before its amounts (docs/ledger.md, resolved point 1):
+/// accounts that must exist (and, for two of them, differ) and markets that must exist.
+fn known(l: &Ledger, accounts: &[usize], markets: &[usize]) -> Result<(), Raised> {
+    if let Some(&a) = accounts.iter().find(|&&a| a >= l.num_accounts()) {
+        return Err(mutualize_core::Error::UnknownAccount(a).into());
     }
-    match value.extract::<i64>() {
-        // Negative or huge: no such id. usize::MAX is never an id either.
-        Ok(v) => Ok(usize::try_from(v).unwrap_or(usize::MAX)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(py) => Ok(usize::MAX),
-        Err(_) => Err(invalid(format!(
-            "{what} must be an id (an int), got {value}"
-        ))),
+    if let [buyer, seller] = accounts {
+        if buyer == seller {
+            return Err(Raised::invalid(format!(
+                "the two accounts must differ, both are {buyer}"
+            )));
+        }
     }
-}
-
-/// An amount, price, size or rate (int64): plain ints directly, anything else through
-/// `mutualize._coerce.as_amount` (exact Decimal / str, floats refused), so both backends
-/// raise the same classes.
-fn amount(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
-    if value.is_exact_instance_of::<PyInt>() {
-        return value.extract::<i64>().map_err(|_| {
-            raise(
-                py,
-                "AmountOverflowError",
-                format!("{what} = {value} does not fit in int64"),
-            )
-        });
+    if let Some(&m) = markets.iter().find(|&&m| m >= l.num_markets()) {
+        return Err(mutualize_core::Error::UnknownMarket(m).into());
     }
-    py.import("mutualize._coerce")?
-        .getattr("as_amount")?
-        .call1((value, what))?
-        .extract::<i64>()
+    Ok(())
 }
 
-fn flag(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str) -> PyResult<bool> {
-    value.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
-        raise(
-            py,
-            "InvalidInputError",
-            format!("{what} must be a bool, got {value}"),
-        )
-    })
+/// A core result whose event is copied out (small events).
+fn copied(result: mutualize_core::Result<&Event>) -> Result<Event, Raised> {
+    Ok(result?.clone())
 }
 
-fn ids(py: Python<'_>, values: &[i64], what: &str) -> PyResult<Vec<usize>> {
-    let _ = (py, what);
-    // In a batch, a negative id is as unknown as a too-large one: the core says so.
-    Ok(values
-        .iter()
-        .map(|&v| usize::try_from(v).unwrap_or(usize::MAX))
-        .collect())
+/// A core result whose event stays in the journal: its index.
+fn kept(l: &Ledger, result: mutualize_core::Result<()>) -> Result<usize, Raised> {
+    result?;
+    Ok(l.journal().len().saturating_sub(1))
 }
 
-fn event(py: Python<'_>, e: &Event) -> PyResult<Py<PyEvent>> {
-    Py::new(py, PyEvent::owned(e.clone()))
+fn event(py: Python<'_>, e: Event) -> PyResult<Py<PyEvent>> {
+    Py::new(py, PyEvent::owned(e))
 }
 
-/// Runs a heavy operation without the GIL; its event stays in the journal (no copy).
-fn detached(
-    slf: &Bound<'_, PyLedger>,
-    op: impl FnOnce(&mut Ledger) -> mutualize_core::Result<usize> + Send,
-) -> PyResult<Py<PyEvent>> {
-    let py = slf.py();
-    let this = slf.get();
-    let result = py.detach(|| {
-        let mut l = this.inner.lock().map_err(|_| None)?;
-        op(&mut l).map_err(Some)
-    });
-    match result {
-        Ok(index) => Py::new(py, PyEvent::in_journal(slf.clone().unbind(), index)),
-        Err(Some(err)) => Err(core(py)(err)),
-        Err(None) => Err(raise(
-            py,
-            "InvariantError",
-            "the ledger's lock is poisoned".to_owned(),
-        )),
-    }
-}
-
-fn last(l: &Ledger) -> usize {
-    l.journal().len().saturating_sub(1)
-}
-
-fn to_int64_array<'py>(
+fn int64_array<'py>(
     py: Python<'py>,
     values: &[i128],
     what: &str,
@@ -114,63 +66,128 @@ fn to_int64_array<'py>(
     let narrow: Option<Vec<i64>> = values.iter().map(|&v| i64::try_from(v).ok()).collect();
     match narrow {
         Some(v) => Ok(PyArray1::from_vec(py, v)),
-        None => Err(raise(
-            py,
-            "AmountOverflowError",
+        None => Err(Raised::new(
+            Kind::AmountOverflow,
             format!("a value of {what} does not fit in int64"),
-        )),
+        )
+        .into()),
+    }
+}
+
+/// The whole state, copied out under the lock and turned into Python values after it.
+struct State {
+    markets: Vec<Market>,
+    collateral: Vec<i128>,
+    session_start: Vec<i128>,
+    session_deposits: Vec<i128>,
+    /// `positions[market][account]`.
+    positions: Vec<Vec<Position>>,
+    totals: [(&'static str, i128); 6],
+    waterfall: Waterfall,
+}
+
+impl State {
+    fn of(l: &Ledger) -> Result<State, Raised> {
+        let n = l.num_accounts();
+        let mut session_start = capacity::filled(n, 0, "accounts")?;
+        let mut session_deposits = capacity::filled(n, 0, "accounts")?;
+        for a in 0..n {
+            session_start[a] = l.session_start_at(a)?;
+            session_deposits[a] = l.session_deposit_at(a)?;
+        }
+        let mut positions = Vec::new();
+        capacity::reserve(&mut positions, l.num_markets(), "markets")?;
+        for m in 0..l.num_markets() {
+            positions.push(capacity::copied(l.positions(m)?, "positions")?);
+        }
+        Ok(State {
+            markets: capacity::copied(l.markets(), "markets")?,
+            collateral: capacity::copied(l.collaterals(), "accounts")?,
+            session_start,
+            session_deposits,
+            positions,
+            totals: [
+                ("insurance_fund", l.insurance_fund()),
+                ("fee_pool", l.fee_pool()),
+                ("bad_debt", l.bad_debt()),
+                ("deferred_loss", l.deferred_loss()),
+                ("deposits", l.deposits()),
+                ("withdrawals", l.withdrawals()),
+            ],
+            waterfall: l.waterfall().clone(),
+        })
+    }
+
+    fn to_py<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let markets = PyList::empty(py);
+        for m in &self.markets {
+            let d = PyDict::new(py);
+            d.set_item("tick_value", m.tick_value)?;
+            d.set_item("mark", m.mark)?;
+            d.set_item("imr_bps", m.imr_bps)?;
+            d.set_item("mmr_bps", m.mmr_bps)?;
+            d.set_item("penalty_bps", m.penalty_bps)?;
+            d.set_item("funding_index", m.funding_index)?;
+            d.set_item("insurance_fund", m.insurance_fund)?;
+            markets.append(d)?;
+        }
+        let accounts = PyList::empty(py);
+        for (a, collateral) in self.collateral.iter().enumerate() {
+            let d = PyDict::new(py);
+            d.set_item("collateral", collateral)?;
+            d.set_item("session_start_equity", self.session_start.get(a))?;
+            d.set_item("session_deposits", self.session_deposits.get(a))?;
+            let positions = PyList::empty(py);
+            for column in &self.positions {
+                let p = column.get(a).copied().unwrap_or_default();
+                let pd = PyDict::new(py);
+                pd.set_item("size", p.size)?;
+                pd.set_item("basis", p.basis)?;
+                pd.set_item("funding_snapshot", p.funding_snapshot)?;
+                positions.append(pd)?;
+            }
+            d.set_item("positions", positions)?;
+            accounts.append(d)?;
+        }
+        let s = PyDict::new(py);
+        s.set_item("markets", markets)?;
+        s.set_item("accounts", accounts)?;
+        for (name, value) in self.totals {
+            s.set_item(name, value)?;
+        }
+        s.set_item("waterfall", to_plain(py, &self.waterfall)?)?;
+        Ok(s)
     }
 }
 
 impl PyLedger {
-    /// Calls `f` on journal entry `index` (for events that were not copied out).
-    pub fn with_journal_entry<T>(
+    /// Runs a heavy operation detached; its event stays in the journal (no copy).
+    fn heavy(
         &self,
         py: Python<'_>,
-        index: usize,
-        f: impl FnOnce(&Event) -> PyResult<T>,
+        op: impl FnOnce(&mut Ledger) -> Result<usize, Raised> + Send,
+    ) -> PyResult<Py<PyEvent>> {
+        let index = self.shared.run_detached(py, op)?;
+        Py::new(py, PyEvent::in_journal(Arc::clone(&self.shared), index))
+    }
+
+    /// Runs a light operation; its event is copied out.
+    fn light(
+        &self,
+        py: Python<'_>,
+        op: impl FnOnce(&mut Ledger) -> Result<Event, Raised> + Send,
+    ) -> PyResult<Py<PyEvent>> {
+        let e = self.shared.run(py, op)?;
+        event(py, e)
+    }
+
+    /// Reads something out of the ledger.
+    fn read<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&Ledger) -> Result<T, Raised> + Send,
     ) -> PyResult<T> {
-        let l = self.lock(py)?;
-        match l.journal().get(index) {
-            Some(e) => f(e),
-            None => Err(raise(
-                py,
-                "InvariantError",
-                format!("journal entry {index} is gone"),
-            )),
-        }
-    }
-
-    /// The id checks an operation makes before its amounts: the binding converts
-    /// amounts (which may fail) only after them, in the contract's order.
-    fn known(&self, py: Python<'_>, accounts: &[usize], markets: &[usize]) -> PyResult<()> {
-        let l = self.lock(py)?;
-        if let Some(&a) = accounts.iter().find(|&&a| a >= l.num_accounts()) {
-            return Err(core(py)(mutualize_core::Error::UnknownAccount(a)));
-        }
-        if let [buyer, seller] = accounts {
-            if buyer == seller {
-                return Err(raise(
-                    py,
-                    "InvalidInputError",
-                    format!("the two accounts must differ, both are {buyer}"),
-                ));
-            }
-        }
-        if let Some(&m) = markets.iter().find(|&&m| m >= l.num_markets()) {
-            return Err(core(py)(mutualize_core::Error::UnknownMarket(m)));
-        }
-        Ok(())
-    }
-
-    fn lock(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, Ledger>> {
-        self.inner.lock().map_err(|_| {
-            raise(
-                py,
-                "InvariantError",
-                "the ledger's lock is poisoned".to_owned(),
-            )
-        })
+        Ok(self.shared.run(py, |l| f(l))?)
     }
 }
 
@@ -179,7 +196,7 @@ impl PyLedger {
     #[new]
     fn new() -> Self {
         PyLedger {
-            inner: Mutex::new(Ledger::new()),
+            shared: Arc::new(SharedLedger::default()),
         }
     }
 
@@ -199,30 +216,29 @@ impl PyLedger {
         penalty_bps: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
         let args = (
-            amount(py, tick_value, "tick_value")?,
-            amount(py, mark, "mark")?,
-            amount(py, imr_bps, "imr_bps")?,
-            amount(py, mmr_bps, "mmr_bps")?,
-            penalty_bps.map_or(Ok(0), |p| amount(py, p, "penalty_bps"))?,
+            amount(tick_value, "tick_value")?,
+            amount(mark, "mark")?,
+            amount(imr_bps, "imr_bps")?,
+            amount(mmr_bps, "mmr_bps")?,
+            penalty_bps.map_or(Ok(0), |p| amount(p, "penalty_bps"))?,
         );
-        let mut l = self.lock(py)?;
-        let e = l
-            .create_market(args.0, args.1, args.2, args.3, args.4)
-            .map_err(core(py))?;
-        event(py, e)
+        self.light(py, |l| {
+            copied(l.create_market(args.0, args.1, args.2, args.3, args.4))
+        })
     }
 
     /// Adds an account with nothing in it.
     fn create_account(&self, py: Python<'_>) -> PyResult<Py<PyEvent>> {
-        let mut l = self.lock(py)?;
-        let e = l.create_account().map_err(core(py))?;
-        event(py, e)
+        self.light(py, |l| copied(l.create_account()))
     }
 
-    /// Adds `n` accounts (one event each); returns the first new id.
-    fn create_accounts(&self, py: Python<'_>, n: usize) -> PyResult<usize> {
-        let mut l = self.lock(py)?;
-        l.create_accounts(n).map_err(core(py))
+    /// Adds `n` accounts (one event each); returns the first new id. A count the
+    /// machine cannot hold raises `OutOfMemoryError` and changes nothing.
+    fn create_accounts(&self, py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let n = count(n, "n")?;
+        Ok(self
+            .shared
+            .run_detached(py, |l| Ok(l.create_accounts(n)?))?)
     }
 
     /// Adds `amount` minor units of collateral.
@@ -232,12 +248,13 @@ impl PyLedger {
         account: &Bound<'_, PyAny>,
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
-        let a = id(py, account, "account")?;
-        self.known(py, &[a], &[])?;
-        let amount = self::amount(py, amount, "amount")?;
-        let mut l = self.lock(py)?;
-        let e = l.deposit(a, amount).map_err(core(py))?;
-        event(py, e)
+        let a = id(account, "account")?;
+        // Converted now, raised in its place among the checks (after the ids).
+        let amount = self::amount(amount, "amount");
+        self.light(py, |l| {
+            known(l, &[a], &[])?;
+            copied(l.deposit(a, amount?))
+        })
     }
 
     /// Removes collateral; refused if it would break initial margin.
@@ -247,12 +264,12 @@ impl PyLedger {
         account: &Bound<'_, PyAny>,
         amount: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
-        let a = id(py, account, "account")?;
-        self.known(py, &[a], &[])?;
-        let amount = self::amount(py, amount, "amount")?;
-        let mut l = self.lock(py)?;
-        let e = l.withdraw(a, amount).map_err(core(py))?;
-        event(py, e)
+        let a = id(account, "account")?;
+        let amount = self::amount(amount, "amount");
+        self.light(py, |l| {
+            known(l, &[a], &[])?;
+            copied(l.withdraw(a, amount?))
+        })
     }
 
     /// Adds external money to the shared insurance fund, or to `market`'s own fund.
@@ -263,14 +280,12 @@ impl PyLedger {
         amount: &Bound<'_, PyAny>,
         market: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
-        let market = market.map(|m| id(py, m, "market")).transpose()?;
-        if let Some(m) = market {
-            self.known(py, &[], &[m])?;
-        }
-        let amount = self::amount(py, amount, "amount")?;
-        let mut l = self.lock(py)?;
-        let e = l.fund_insurance(amount, market).map_err(core(py))?;
-        event(py, e)
+        let market = market.map(|m| id(m, "market")).transpose()?;
+        let amount = self::amount(amount, "amount");
+        self.light(py, |l| {
+            known(l, &[], market.as_slice())?;
+            copied(l.fund_insurance(amount?, market))
+        })
     }
 
     /// A trade of `size` lots at `price` ticks: `buyer` buys from `seller`.
@@ -291,56 +306,52 @@ impl PyLedger {
         seller_fee: Option<&Bound<'_, PyAny>>,
         check_margin: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
-        let (buyer, seller) = (id(py, buyer, "account")?, id(py, seller, "account")?);
-        let market = id(py, market, "market")?;
-        self.known(py, &[buyer, seller], &[market])?;
-        let args = FillArgs {
-            buyer,
-            seller,
-            market,
-            price: amount(py, price, "price")?,
-            size: amount(py, size, "size")?,
-            buyer_fee: buyer_fee.map_or(Ok(0), |f| amount(py, f, "buyer_fee"))?,
-            seller_fee: seller_fee.map_or(Ok(0), |f| amount(py, f, "seller_fee"))?,
-            check_margin: check_margin.map_or(Ok(true), |c| flag(py, c, "check_margin"))?,
-        };
-        let mut l = self.lock(py)?;
-        let e = l.fill(args).map_err(core(py))?;
-        event(py, e)
+        let (buyer, seller) = (id(buyer, "account")?, id(seller, "account")?);
+        let market = id(market, "market")?;
+        let rest = (|| {
+            Ok::<_, Raised>((
+                amount(price, "price")?,
+                amount(size, "size")?,
+                buyer_fee.map_or(Ok(0), |f| amount(f, "buyer_fee"))?,
+                seller_fee.map_or(Ok(0), |f| amount(f, "seller_fee"))?,
+                check_margin.map_or(Ok(true), |c| flag(c, "check_margin"))?,
+            ))
+        })();
+        self.light(py, |l| {
+            known(l, &[buyer, seller], &[market])?;
+            let (price, size, buyer_fee, seller_fee, check_margin) = rest?;
+            copied(l.fill(FillArgs {
+                buyer,
+                seller,
+                market,
+                price,
+                size,
+                buyer_fee,
+                seller_fee,
+                check_margin,
+            }))
+        })
     }
 
     /// Many unchecked fills without fees in one market, in order, all or nothing
     /// (int64 arrays); runs without the GIL.
     fn fill_many(
-        slf: &Bound<'_, Self>,
+        &self,
+        py: Python<'_>,
         market: &Bound<'_, PyAny>,
         buyers: PyReadonlyArray1<'_, i64>,
         sellers: PyReadonlyArray1<'_, i64>,
         prices: PyReadonlyArray1<'_, i64>,
         sizes: PyReadonlyArray1<'_, i64>,
     ) -> PyResult<Py<PyEvent>> {
-        let py = slf.py();
-        let m = id(py, market, "market")?;
-        let b = ids(
-            py,
-            buyers
-                .as_slice()
-                .map_err(|_| not_contiguous(py, "buyers"))?,
-            "account",
-        )?;
-        let s = ids(
-            py,
-            sellers
-                .as_slice()
-                .map_err(|_| not_contiguous(py, "sellers"))?,
-            "account",
-        )?;
-        let p = prices
-            .as_slice()
-            .map_err(|_| not_contiguous(py, "prices"))?;
-        let q = sizes.as_slice().map_err(|_| not_contiguous(py, "sizes"))?;
-        detached(slf, |l| {
-            l.fill_many(m, &b, &s, p, q).map(|_| ()).map(|()| last(l))
+        let m = id(market, "market")?;
+        let b = ids(column(&buyers, "buyers")?)?;
+        let s = ids(column(&sellers, "sellers")?)?;
+        let p = column(&prices, "prices")?;
+        let q = column(&sizes, "sizes")?;
+        self.heavy(py, |l| {
+            let done = l.fill_many(m, &b, &s, p, q).map(|_| ());
+            kept(l, done)
         })
     }
 
@@ -351,20 +362,18 @@ impl PyLedger {
         market: &Bound<'_, PyAny>,
         price: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
-        let m = id(py, market, "market")?;
-        self.known(py, &[], &[m])?;
-        let price = amount(py, price, "price")?;
-        let mut l = self.lock(py)?;
-        let e = l.set_mark(m, price).map_err(core(py))?;
-        event(py, e)
+        let m = id(market, "market")?;
+        let price = amount(price, "price");
+        self.light(py, |l| {
+            known(l, &[], &[m])?;
+            copied(l.set_mark(m, price?))
+        })
     }
 
     /// Sets every market's mark at once (int64 array, one per market).
     fn set_marks(&self, py: Python<'_>, marks: PyReadonlyArray1<'_, i64>) -> PyResult<Py<PyEvent>> {
-        let marks = marks.as_slice().map_err(|_| not_contiguous(py, "marks"))?;
-        let mut l = self.lock(py)?;
-        let e = l.set_marks(marks).map_err(core(py))?;
-        event(py, e)
+        let marks = column(&marks, "marks")?;
+        self.light(py, |l| copied(l.set_marks(marks)))
     }
 
     /// Moves the market's cumulative funding index by `delta` minor units per lot
@@ -375,44 +384,52 @@ impl PyLedger {
         market: &Bound<'_, PyAny>,
         delta: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyEvent>> {
-        let m = id(py, market, "market")?;
-        self.known(py, &[], &[m])?;
-        let delta = amount(py, delta, "delta")?;
-        let mut l = self.lock(py)?;
-        let e = l.apply_funding(m, delta).map_err(core(py))?;
-        event(py, e)
+        let m = id(market, "market")?;
+        let delta = amount(delta, "delta");
+        self.light(py, |l| {
+            known(l, &[], &[m])?;
+            copied(l.apply_funding(m, delta?))
+        })
     }
 
     /// Closes every position of a liquidatable `account` against `counterparty` at
     /// `prices` (a dict market -> ticks; default the marks), then runs the waterfall.
     #[pyo3(signature = (account, counterparty, prices=None))]
     fn liquidate(
-        slf: &Bound<'_, Self>,
+        &self,
+        py: Python<'_>,
         account: &Bound<'_, PyAny>,
         counterparty: &Bound<'_, PyAny>,
         prices: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyEvent>> {
-        let py = slf.py();
-        let a = id(py, account, "account")?;
-        let c = id(py, counterparty, "account")?;
-        slf.get().known(py, &[a, c], &[])?;
-        let prices: Option<Vec<(usize, i64)>> = match prices {
-            None => None,
-            Some(d) => {
-                let mut v = Vec::with_capacity(d.len());
-                for (k, p) in d.iter() {
-                    let m = id(py, &k, "prices key")?;
-                    slf.get().known(py, &[], &[m])?;
-                    v.push((m, amount(py, &p, "price")?));
+        let a = id(account, "account")?;
+        let c = id(counterparty, "account")?;
+        // Converted now, raised in the contract's order: the two accounts, then each
+        // market of `prices` followed by its price.
+        type Given = Vec<(Result<usize, Raised>, Result<i64, Raised>)>;
+        let given: Option<Given> = prices.map(|d| {
+            d.iter()
+                .map(|(k, p)| (id(&k, "prices key"), amount(&p, "price")))
+                .collect()
+        });
+        self.heavy(py, |l| {
+            known(l, &[a, c], &[])?;
+            let prices = match given {
+                None => None,
+                Some(list) => {
+                    let mut v = Vec::new();
+                    capacity::reserve(&mut v, list.len(), "prices")?;
+                    for (m, p) in list {
+                        let m = m?;
+                        known(l, &[], &[m])?;
+                        v.push((m, p?));
+                    }
+                    v.sort_unstable();
+                    Some(v)
                 }
-                v.sort_unstable();
-                Some(v)
-            }
-        };
-        detached(slf, |l| {
-            l.liquidate(a, c, prices.as_deref())
-                .map(|_| ())
-                .map(|()| last(l))
+            };
+            let done = l.liquidate(a, c, prices.as_deref()).map(|_| ());
+            kept(l, done)
         })
     }
 
@@ -427,73 +444,49 @@ impl PyLedger {
         counterparties: Option<Vec<Bound<'_, PyAny>>>,
         price: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyEvent>> {
-        let a = id(py, account, "account")?;
-        let m = id(py, market, "market")?;
+        let a = id(account, "account")?;
+        let m = id(market, "market")?;
         let cps = counterparties
             .map(|c| {
                 c.iter()
-                    .map(|v| id(py, v, "counterparty"))
-                    .collect::<PyResult<Vec<_>>>()
+                    .map(|v| id(v, "counterparty"))
+                    .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
-        let price = match price {
-            None => AdlPrice::Bankruptcy,
-            Some(p) => {
-                if let Ok(s) = p.extract::<String>() {
-                    match s.as_str() {
-                        "bankruptcy" => AdlPrice::Bankruptcy,
-                        "mark" => AdlPrice::Mark,
-                        other => {
-                            return Err(raise(
-                                py,
-                                "InvalidInputError",
-                                format!(
-                                    "price must be 'bankruptcy', 'mark' or ticks, got {other:?}"
-                                ),
-                            ))
-                        }
-                    }
-                } else {
-                    AdlPrice::Ticks(amount(py, &p, "price")?)
-                }
-            }
-        };
-        let mut l = self.lock(py)?;
-        let e = l
-            .deleverage(a, m, cps.as_deref(), price)
-            .map_err(core(py))?;
-        event(py, e)
+        let price = adl_price(price.as_ref())?;
+        self.light(py, |l| copied(l.deleverage(a, m, cps.as_deref(), price)))
     }
 
     /// Replaces the waterfall configuration (its plain dict form).
     fn set_waterfall(&self, py: Python<'_>, waterfall: Bound<'_, PyDict>) -> PyResult<Py<PyEvent>> {
         let w = from_plain(py, &waterfall)?;
-        let mut l = self.lock(py)?;
-        let e = l.set_waterfall(w).map_err(core(py))?;
-        event(py, e)
+        self.light(py, |l| copied(l.set_waterfall(w)))
     }
 
     /// Claws deferred losses back from the session's profits and starts a new session.
-    fn settle_session(slf: &Bound<'_, Self>) -> PyResult<Py<PyEvent>> {
-        detached(slf, |l| l.settle_session().map(|_| ()).map(|()| last(l)))
+    fn settle_session(&self, py: Python<'_>) -> PyResult<Py<PyEvent>> {
+        self.heavy(py, |l| {
+            let done = l.settle_session().map(|_| ());
+            kept(l, done)
+        })
     }
 
     /// Equity of an account: collateral + unrealized PnL + unpaid funding (minor units).
     fn equity(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
-        let a = id(py, account, "account")?;
-        self.lock(py)?.equity(a).map_err(core(py))
+        let a = id(account, "account")?;
+        self.read(py, |l| Ok(l.equity(a)?))
     }
 
     /// Maintenance margin requirement, rounded up (minor units).
     fn maintenance(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
-        let a = id(py, account, "account")?;
-        self.lock(py)?.maintenance(a).map_err(core(py))
+        let a = id(account, "account")?;
+        self.read(py, |l| Ok(l.maintenance(a)?))
     }
 
     /// Initial margin requirement, rounded up (minor units).
     fn initial(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
-        let a = id(py, account, "account")?;
-        self.lock(py)?.initial(a).map_err(core(py))
+        let a = id(account, "account")?;
+        self.read(py, |l| Ok(l.initial(a)?))
     }
 
     /// Unrealized PnL of one position (minor units).
@@ -503,14 +496,14 @@ impl PyLedger {
         account: &Bound<'_, PyAny>,
         market: &Bound<'_, PyAny>,
     ) -> PyResult<i128> {
-        let (a, m) = (id(py, account, "account")?, id(py, market, "market")?);
-        self.lock(py)?.upnl(a, m).map_err(core(py))
+        let (a, m) = (id(account, "account")?, id(market, "market")?);
+        self.read(py, |l| Ok(l.upnl(a, m)?))
     }
 
     /// Equity now minus equity at the session's start minus net deposits since.
     fn session_profit(&self, py: Python<'_>, account: &Bound<'_, PyAny>) -> PyResult<i128> {
-        let a = id(py, account, "account")?;
-        self.lock(py)?.session_profit(a).map_err(core(py))
+        let a = id(account, "account")?;
+        self.read(py, |l| Ok(l.session_profit(a)?))
     }
 
     /// The price (ticks) at which closing this position leaves equity at zero, rounded
@@ -521,31 +514,30 @@ impl PyLedger {
         account: &Bound<'_, PyAny>,
         market: &Bound<'_, PyAny>,
     ) -> PyResult<i128> {
-        let (a, m) = (id(py, account, "account")?, id(py, market, "market")?);
-        self.lock(py)?.bankruptcy_price(a, m).map_err(core(py))
+        let (a, m) = (id(account, "account")?, id(market, "market")?);
+        self.read(py, |l| Ok(l.bankruptcy_price(a, m)?))
     }
 
     /// Ids of the accounts whose equity is below their maintenance requirement.
     fn liquidatable(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
-        self.lock(py)?.liquidatable().map_err(core(py))
+        Ok(self.shared.run_detached(py, |l| Ok(l.liquidatable()?))?)
     }
 
     /// Checks conservation and every invariant; raises `InvariantError`.
     fn check(&self, py: Python<'_>) -> PyResult<()> {
-        self.lock(py)?.check().map_err(core(py))
+        Ok(self.shared.run_detached(py, |l| Ok(l.check()?))?)
     }
 
     /// Collateral of every account (int64 array, minor units).
     fn collaterals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let l = self.lock(py)?;
-        to_int64_array(py, l.collaterals(), "collateral")
+        let c = self.read(py, |l| Ok(capacity::copied(l.collaterals(), "accounts")?))?;
+        int64_array(py, &c, "collateral")
     }
 
     /// Equity of every account (int64 array, minor units).
     fn equities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let l = self.lock(py)?;
-        let e = l.equities().map_err(core(py))?;
-        to_int64_array(py, &e, "equity")
+        let e = self.shared.run_detached(py, |l| Ok(l.equities()?))?;
+        int64_array(py, &e, "equity")
     }
 
     /// Position sizes of every account in one market (int64 array, lots).
@@ -554,110 +546,66 @@ impl PyLedger {
         py: Python<'py>,
         market: &Bound<'_, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let m = id(py, market, "market")?;
-        let l = self.lock(py)?;
-        Ok(PyArray1::from_vec(py, l.sizes(m).map_err(core(py))?))
+        let m = id(market, "market")?;
+        let sizes = self.read(py, |l| Ok(l.sizes(m)?))?;
+        Ok(PyArray1::from_vec(py, sizes))
     }
 
     #[getter]
     fn num_accounts(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.lock(py)?.num_accounts())
+        self.read(py, |l| Ok(l.num_accounts()))
     }
 
     #[getter]
     fn num_markets(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(self.lock(py)?.num_markets())
+        self.read(py, |l| Ok(l.num_markets()))
     }
 
     #[getter]
     fn insurance_fund(&self, py: Python<'_>) -> PyResult<i128> {
-        Ok(self.lock(py)?.insurance_fund())
+        self.read(py, |l| Ok(l.insurance_fund()))
     }
 
     #[getter]
     fn fee_pool(&self, py: Python<'_>) -> PyResult<i128> {
-        Ok(self.lock(py)?.fee_pool())
+        self.read(py, |l| Ok(l.fee_pool()))
     }
 
     #[getter]
     fn bad_debt(&self, py: Python<'_>) -> PyResult<i128> {
-        Ok(self.lock(py)?.bad_debt())
+        self.read(py, |l| Ok(l.bad_debt()))
     }
 
     #[getter]
     fn deferred_loss(&self, py: Python<'_>) -> PyResult<i128> {
-        Ok(self.lock(py)?.deferred_loss())
+        self.read(py, |l| Ok(l.deferred_loss()))
     }
 
     /// The waterfall configuration in its plain dict form.
     fn waterfall_plain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let l = self.lock(py)?;
-        to_plain(py, l.waterfall())
+        let w = self.read(py, |l| Ok(l.waterfall().clone()))?;
+        to_plain(py, &w)
     }
 
     /// Every event so far, oldest first (a new list on each access).
     #[getter]
     fn journal(&self, py: Python<'_>) -> PyResult<Vec<Py<PyEvent>>> {
-        let l = self.lock(py)?;
-        l.journal().iter().map(|e| event(py, e)).collect()
+        let events = self
+            .shared
+            .run_detached(py, |l| Ok(capacity::copied(l.journal(), "events")?))?;
+        events.into_iter().map(|e| event(py, e)).collect()
     }
 
     /// The whole state as plain Python values (docs/ledger.md), for comparisons.
     fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let l = self.lock(py)?;
-        let markets = PyList::empty(py);
-        for m in l.markets() {
-            let d = PyDict::new(py);
-            d.set_item("tick_value", m.tick_value)?;
-            d.set_item("mark", m.mark)?;
-            d.set_item("imr_bps", m.imr_bps)?;
-            d.set_item("mmr_bps", m.mmr_bps)?;
-            d.set_item("penalty_bps", m.penalty_bps)?;
-            d.set_item("funding_index", m.funding_index)?;
-            d.set_item("insurance_fund", m.insurance_fund)?;
-            markets.append(d)?;
-        }
-        let accounts = PyList::empty(py);
-        for a in 0..l.num_accounts() {
-            let d = PyDict::new(py);
-            d.set_item("collateral", l.collateral_at(a).map_err(core(py))?)?;
-            d.set_item(
-                "session_start_equity",
-                l.session_start_at(a).map_err(core(py))?,
-            )?;
-            d.set_item(
-                "session_deposits",
-                l.session_deposit_at(a).map_err(core(py))?,
-            )?;
-            let positions = PyList::empty(py);
-            for m in 0..l.num_markets() {
-                let p = l.position(a, m).map_err(core(py))?;
-                let pd = PyDict::new(py);
-                pd.set_item("size", p.size)?;
-                pd.set_item("basis", p.basis)?;
-                pd.set_item("funding_snapshot", p.funding_snapshot)?;
-                positions.append(pd)?;
-            }
-            d.set_item("positions", positions)?;
-            accounts.append(d)?;
-        }
-        let s = PyDict::new(py);
-        s.set_item("markets", markets)?;
-        s.set_item("accounts", accounts)?;
-        s.set_item("insurance_fund", l.insurance_fund())?;
-        s.set_item("fee_pool", l.fee_pool())?;
-        s.set_item("bad_debt", l.bad_debt())?;
-        s.set_item("deferred_loss", l.deferred_loss())?;
-        s.set_item("deposits", l.deposits())?;
-        s.set_item("withdrawals", l.withdrawals())?;
-        s.set_item("waterfall", to_plain(py, l.waterfall())?)?;
-        Ok(s)
+        let state = self.shared.run_detached(py, |l| State::of(l))?;
+        state.to_py(py)
     }
 
     /// The whole ledger (state and journal) as bytes; `Ledger.restore` reads it back.
     fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let l = self.lock(py)?;
-        Ok(PyBytes::new(py, &l.snapshot()))
+        let bytes = self.shared.run_detached(py, |l| Ok(l.snapshot()))?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Rebuilds a ledger from `snapshot()` bytes; corrupt input raises
@@ -668,10 +616,9 @@ impl PyLedger {
         data: &[u8],
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = cls.py();
-        let ledger = Ledger::restore(data).map_err(core(py))?;
+        let ledger = py.detach(|| Ledger::restore(data).map_err(Raised::from))?;
         let obj = cls.call0()?;
-        let this = obj.cast::<PyLedger>()?;
-        *this.get().lock(py)? = ledger;
+        obj.cast::<PyLedger>()?.get().shared.replace(py, ledger)?;
         Ok(obj)
     }
 }

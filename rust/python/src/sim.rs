@@ -2,35 +2,22 @@
 //! (attaching only to report progress and check for Ctrl-C), hand the columns back as
 //! numpy arrays.
 
-use crate::errors::{core, not_contiguous, raise};
+use crate::args::column;
+use crate::errors::Raised;
 use crate::waterfall::from_plain;
 use mutualize_core::sim::{self, Granularity, MarketTerms, Population, Scan, Spec};
-use mutualize_core::Error;
+use mutualize_core::{capacity, Error};
 use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 type Column<'py> = PyReadonlyArray1<'py, i64>;
 
-fn slice<'a>(py: Python<'_>, a: &'a Column<'_>, what: &str) -> PyResult<&'a [i64]> {
-    a.as_slice().map_err(|_| not_contiguous(py, what))
-}
-
-fn invalid(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, "InvalidInputError", msg)
-}
-
-/// Runs a backtest; see `mutualize.sim.engine`. Returns `{"series": {...}, "accounts":
-/// {...}}` of int64 arrays. `progress(step)` is called about every 1% of the steps.
-#[pyfunction]
-#[pyo3(signature = (
-    tick_value, imr_bps, mmr_bps, penalty_bps, collateral, market, size, entry, prices,
-    funding, insurance_fund, house_collateral, slippage_bps, impact_bps, depth_lots,
-    session_steps, waterfall, granularity, scan, progress
-))]
-#[allow(clippy::too_many_arguments)]
-pub fn simulate<'py>(
-    py: Python<'py>,
+/// A backtest's inputs, read from a mapping by these keys (`mutualize.sim.EngineInputs`'
+/// fields; see docs/backtests.md): per market, per account, the path, the venue.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Inputs<'py> {
     tick_value: Column<'py>,
     imr_bps: Column<'py>,
     mmr_bps: Column<'py>,
@@ -47,78 +34,88 @@ pub fn simulate<'py>(
     impact_bps: i64,
     depth_lots: i64,
     session_steps: usize,
+}
+
+fn matrix<'a>(a: &'a PyReadonlyArray2<'_, i64>, what: &str) -> Result<&'a [i64], Raised> {
+    a.as_slice()
+        .map_err(|_| Raised::invalid(format!("{what} must be a C-contiguous int64 array")))
+}
+
+/// Runs a backtest; see `mutualize.sim.engine`. `inputs` maps the names of
+/// `EngineInputs` to its arrays and numbers (minor units, ticks, lots, bps); `waterfall`
+/// is the plain form; `granularity` is "step" or "bankruptcy", `scan` "index" or
+/// "every". Returns `{"series": {...}, "accounts": {...}, "totals": {...}}` of int64
+/// arrays and ints. `progress(step)` is called about every 1% of the steps.
+#[pyfunction]
+#[pyo3(signature = (inputs, waterfall, granularity, scan, progress=None))]
+pub fn simulate<'py>(
+    py: Python<'py>,
+    inputs: Inputs<'py>,
     waterfall: &Bound<'py, PyDict>,
     granularity: &str,
     scan: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let (tv, imr, mmr, pen) = (
-        slice(py, &tick_value, "tick_value")?,
-        slice(py, &imr_bps, "imr_bps")?,
-        slice(py, &mmr_bps, "mmr_bps")?,
-        slice(py, &penalty_bps, "penalty_bps")?,
+        column(&inputs.tick_value, "tick_value")?,
+        column(&inputs.imr_bps, "imr_bps")?,
+        column(&inputs.mmr_bps, "mmr_bps")?,
+        column(&inputs.penalty_bps, "penalty_bps")?,
     );
     if imr.len() != tv.len() || mmr.len() != tv.len() || pen.len() != tv.len() {
-        return Err(invalid(py, "market columns differ in length".to_owned()));
+        return Err(Raised::invalid("market columns differ in length").into());
     }
-    let markets: Vec<MarketTerms> = (0..tv.len())
-        .map(|m| MarketTerms {
-            tick_value: tv[m],
-            imr_bps: imr[m],
-            mmr_bps: mmr[m],
-            penalty_bps: pen[m],
-        })
-        .collect();
-    let market_ids: Vec<usize> = slice(py, &market, "market")?
-        .iter()
-        .map(|&m| usize::try_from(m).unwrap_or(usize::MAX))
-        .collect();
-    if prices.shape().get(1).copied() != Some(markets.len()) {
-        return Err(invalid(
-            py,
-            format!("prices must have one column per market ({})", markets.len()),
-        ));
+    let mut markets: Vec<MarketTerms> = Vec::new();
+    capacity::reserve(&mut markets, tv.len(), "markets").map_err(Raised::from)?;
+    markets.extend((0..tv.len()).map(|m| MarketTerms {
+        tick_value: tv[m],
+        imr_bps: imr[m],
+        mmr_bps: mmr[m],
+        penalty_bps: pen[m],
+    }));
+    let market_ids = crate::args::ids(column(&inputs.market, "market")?)?;
+    if inputs.prices.shape().get(1).copied() != Some(markets.len()) {
+        return Err(Raised::invalid(format!(
+            "prices must have one column per market ({})",
+            markets.len()
+        ))
+        .into());
     }
     let granularity = match granularity {
         "step" => Granularity::Step,
         "bankruptcy" => Granularity::Bankruptcy,
         other => {
-            return Err(invalid(
-                py,
-                format!("granularity must be 'step' or 'bankruptcy', got {other:?}"),
+            return Err(Raised::invalid(format!(
+                "granularity must be 'step' or 'bankruptcy', got {other:?}"
             ))
+            .into())
         }
     };
     let scan = match scan {
         "index" => Scan::Index,
         "every" => Scan::Every,
         other => {
-            return Err(invalid(
-                py,
-                format!("scan must be 'index' or 'every', got {other:?}"),
-            ))
+            return Err(
+                Raised::invalid(format!("scan must be 'index' or 'every', got {other:?}")).into(),
+            )
         }
     };
     let spec = Spec {
         markets: &markets,
         population: Population {
-            collateral: slice(py, &collateral, "collateral")?,
+            collateral: column(&inputs.collateral, "collateral")?,
             market: &market_ids,
-            size: slice(py, &size, "size")?,
-            entry: slice(py, &entry, "entry")?,
+            size: column(&inputs.size, "size")?,
+            entry: column(&inputs.entry, "entry")?,
         },
-        prices: prices
-            .as_slice()
-            .map_err(|_| not_contiguous(py, "prices"))?,
-        funding: funding
-            .as_slice()
-            .map_err(|_| not_contiguous(py, "funding"))?,
-        insurance_fund,
-        house_collateral,
-        slippage_bps,
-        impact_bps,
-        depth_lots,
-        session_steps,
+        prices: matrix(&inputs.prices, "prices")?,
+        funding: matrix(&inputs.funding, "funding")?,
+        insurance_fund: inputs.insurance_fund,
+        house_collateral: inputs.house_collateral,
+        slippage_bps: inputs.slippage_bps,
+        impact_bps: inputs.impact_bps,
+        depth_lots: inputs.depth_lots,
+        session_steps: inputs.session_steps,
         waterfall: from_plain(py, waterfall)?,
         granularity,
         scan,
@@ -148,7 +145,7 @@ pub fn simulate<'py>(
     if let Some(e) = stopped {
         return Err(e);
     }
-    let run = result.map_err(core(py))?;
+    let run = result.map_err(Raised::from)?;
     let s = run.series;
     let series = PyDict::new(py);
     for (name, column) in [
@@ -184,7 +181,7 @@ pub fn simulate<'py>(
     }
     let totals = PyDict::new(py);
     let l = &run.ledger;
-    let house = l.equity(sim::HOUSE).map_err(core(py))?;
+    let house = l.equity(sim::HOUSE).map_err(Raised::from)?;
     totals.set_item("house_equity", house)?;
     totals.set_item("house_haircut", run.house_haircut)?;
     totals.set_item("bad_debt", l.bad_debt())?;
@@ -192,7 +189,7 @@ pub fn simulate<'py>(
         "insurance_fund_end",
         l.insurance_fund() + l.markets().iter().map(|m| m.insurance_fund).sum::<i128>(),
     )?;
-    l.check().map_err(core(py))?;
+    l.check().map_err(Raised::from)?;
     let out = PyDict::new(py);
     out.set_item("series", series)?;
     out.set_item("accounts", accounts)?;

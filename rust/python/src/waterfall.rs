@@ -1,13 +1,17 @@
 //! The waterfall's plain form (a dict, see docs/ledger.md) to and from the core types.
 
-use crate::errors::{core, raise};
+use crate::errors::Raised;
 use mutualize_core::ledger::{rounding_name, rule_name};
 use mutualize_core::{Base, Ranking, Stage, StagePrice, Timing, Waterfall};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 fn invalid(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, "InvalidInputError", msg)
+    Raised::invalid(msg).to_pyerr(py)
+}
+
+fn core(py: Python<'_>) -> impl Fn(mutualize_core::Error) -> PyErr + '_ {
+    move |e| Raised::from(e).to_pyerr(py)
 }
 
 fn key<'py>(d: &Bound<'py, PyDict>, name: &str) -> PyResult<Bound<'py, PyAny>> {

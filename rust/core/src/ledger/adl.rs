@@ -5,7 +5,6 @@
 //! comparison), so no comparison can overflow. Candidates go into a binary heap: building
 //! it is O(n) and only the counterparties actually needed are popped.
 
-use super::margin::notional;
 use super::num::overflow64;
 use super::undo::Undo;
 use super::waterfall::{Ranking, Stage};
@@ -212,9 +211,16 @@ impl Ledger {
     /// The ranking's score of candidate `c` in market `m`.
     fn score(&self, c: usize, m: usize, spec: &RankSpec<'_>) -> Result<Score> {
         let mk = *self.market_ref(m)?;
+        let contract = mk.contract();
         let p = self.pos(c, m)?;
+        let notional = || {
+            contract
+                .notional(p.size, i128::from(mk.mark))
+                .narrow("notional")
+                .map(i128::unsigned_abs)
+        };
         Ok(match spec.ranking {
-            Ranking::Pnl => Score::int(p.upnl(mk.mark, mk.tick_value)?),
+            Ranking::Pnl => Score::int(p.upnl(&mk)?),
             Ranking::Scores => match spec.scores.and_then(|s| s.get(c)) {
                 Some(&v) => Score::int(i128::from(v)),
                 None => Score::Last,
@@ -225,12 +231,11 @@ impl Ledger {
                 if equity <= 0 {
                     return Ok(Score::Last);
                 }
-                let upnl = p.upnl(mk.mark, mk.tick_value)?;
-                let notional = notional(&p, &mk)?.unsigned_abs();
-                let cost = p
-                    .basis
-                    .checked_mul(i128::from(mk.tick_value))
-                    .ok_or_else(|| super::num::overflow("position cost"))?
+                let upnl = p.upnl(&mk)?;
+                let notional = notional()?;
+                let cost = contract
+                    .cost(p.basis)
+                    .narrow("position cost")?
                     .unsigned_abs();
                 let (e, u) = (equity.unsigned_abs(), upnl.unsigned_abs());
                 if upnl >= 0 {
@@ -246,18 +251,15 @@ impl Ledger {
                 if equity <= 0 {
                     return Ok(Score::Last);
                 }
-                let notional = notional(&p, &mk)?.unsigned_abs();
-                let basis = p.basis.unsigned_abs();
-                // mark * |size| is i64 x i64: fits u128.
-                let mark_size =
-                    u128::from(mk.mark.unsigned_abs()) * u128::from(p.size.unsigned_abs());
+                let notional = notional()?;
+                let (mark, entry) = contract.mark_over_entry(p.size, p.basis, mk.mark);
                 let e = equity.unsigned_abs();
                 if p.size > 0 {
-                    // (mark / entry) * (notional / equity), entry = |basis| / |size|
-                    Score::frac(false, wide_mul(mark_size, notional), wide_mul(basis, e))
+                    // (mark / entry) * (notional / equity)
+                    Score::frac(false, wide_mul(mark, notional), wide_mul(entry, e))
                 } else {
                     // (entry / mark) * (notional / equity)
-                    Score::frac(false, wide_mul(basis, notional), wide_mul(mark_size, e))
+                    Score::frac(false, wide_mul(entry, notional), wide_mul(mark, e))
                 }
             }
         })
@@ -449,20 +451,16 @@ impl Ledger {
             Some(list) => Order::Given(list),
             None => Order::Ranked(RankSpec::of(stage.as_ref())),
         };
-        let mut undo = self.begin();
-        match self.deleverage_in(account, market, order, at, &mut undo) {
-            Ok(fills) => Ok(self.record(Event::Deleverage {
+        self.operate(|l, undo| {
+            let fills = l.deleverage_in(account, market, order, at, undo)?;
+            Ok(Event::Deleverage {
                 account,
                 market,
                 counterparties: counterparties.map(<[usize]>::to_vec),
                 price,
                 fills,
-            })),
-            Err(e) => {
-                self.rollback(undo);
-                Err(e)
-            }
-        }
+            })
+        })
     }
 }
 

@@ -156,7 +156,207 @@ pub enum Event {
     },
 }
 
+/// One value of an event's plain form (docs/ledger.md, "Event plain forms"): what the
+/// binding turns into Python values, with no knowledge of any particular event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    None,
+    Bool(bool),
+    Int(i128),
+    Text(&'static str),
+    /// A list of ints.
+    Ints(&'a [i64]),
+    /// A list of ids.
+    Ids(&'a [usize]),
+    /// A list of `[account, amount]` pairs.
+    Pairs(&'a [(usize, i128)]),
+    List(Vec<Value<'a>>),
+    Waterfall(&'a Waterfall),
+}
+
+fn id(v: usize) -> Value<'static> {
+    Value::Int(v as i128)
+}
+
+fn int(v: i64) -> Value<'static> {
+    Value::Int(i128::from(v))
+}
+
+fn row(values: Vec<Value<'static>>) -> Value<'static> {
+    Value::List(values)
+}
+
 impl Event {
+    /// The plain form after `"op"`: every key and its value, in order. The names are
+    /// declared in python/mutualize/events.py (tests/test_event_schema.py holds this
+    /// list to that declaration and to the reference's events).
+    pub fn fields(&self) -> Vec<(&'static str, Value<'_>)> {
+        match self {
+            Event::CreateMarket {
+                tick_value,
+                mark,
+                imr_bps,
+                mmr_bps,
+                penalty_bps,
+                market,
+            } => vec![
+                ("tick_value", int(*tick_value)),
+                ("mark", int(*mark)),
+                ("imr_bps", int(*imr_bps)),
+                ("mmr_bps", int(*mmr_bps)),
+                ("penalty_bps", int(*penalty_bps)),
+                ("market", id(*market)),
+            ],
+            Event::CreateAccount { account } => vec![("account", id(*account))],
+            Event::Deposit { account, amount } | Event::Withdraw { account, amount } => {
+                vec![("account", id(*account)), ("amount", int(*amount))]
+            }
+            Event::FundInsurance { amount, market } => vec![
+                ("amount", int(*amount)),
+                ("market", market.map_or(Value::None, id)),
+            ],
+            Event::Fill {
+                args,
+                buyer_realized,
+                seller_realized,
+            } => vec![
+                ("buyer", id(args.buyer)),
+                ("seller", id(args.seller)),
+                ("market", id(args.market)),
+                ("price", int(args.price)),
+                ("size", int(args.size)),
+                ("buyer_fee", int(args.buyer_fee)),
+                ("seller_fee", int(args.seller_fee)),
+                ("check_margin", Value::Bool(args.check_margin)),
+                ("buyer_realized", Value::Int(*buyer_realized)),
+                ("seller_realized", Value::Int(*seller_realized)),
+            ],
+            Event::FillMany {
+                market,
+                buyers,
+                sellers,
+                prices,
+                sizes,
+            } => vec![
+                ("market", id(*market)),
+                ("buyers", Value::Ids(buyers)),
+                ("sellers", Value::Ids(sellers)),
+                ("prices", Value::Ints(prices)),
+                ("sizes", Value::Ints(sizes)),
+            ],
+            Event::SetMark { market, price } => {
+                vec![("market", id(*market)), ("price", int(*price))]
+            }
+            Event::SetMarks { marks } => vec![("marks", Value::Ints(marks))],
+            Event::ApplyFunding { market, delta } => {
+                vec![("market", id(*market)), ("delta", int(*delta))]
+            }
+            Event::Liquidate {
+                account,
+                counterparty,
+                prices,
+                closes,
+                penalty,
+                deficit,
+                stages,
+                haircuts,
+                adl,
+            } => vec![
+                ("account", id(*account)),
+                ("counterparty", id(*counterparty)),
+                (
+                    "prices",
+                    prices.as_ref().map_or(Value::None, |list| {
+                        Value::List(
+                            list.iter()
+                                .map(|&(m, p)| row(vec![id(m), int(p)]))
+                                .collect(),
+                        )
+                    }),
+                ),
+                (
+                    "closes",
+                    Value::List(
+                        closes
+                            .iter()
+                            .map(|c| row(vec![id(c.market), int(c.size), Value::Int(c.price)]))
+                            .collect(),
+                    ),
+                ),
+                ("penalty", Value::Int(*penalty)),
+                ("deficit", Value::Int(*deficit)),
+                (
+                    "stages",
+                    Value::List(
+                        stages
+                            .iter()
+                            .map(|(k, a)| row(vec![Value::Text(k.as_str()), Value::Int(*a)]))
+                            .collect(),
+                    ),
+                ),
+                ("haircuts", Value::Pairs(haircuts)),
+                (
+                    "adl",
+                    Value::List(
+                        adl.iter()
+                            .map(|(m, f)| {
+                                row(vec![
+                                    id(*m),
+                                    id(f.counterparty),
+                                    int(f.size),
+                                    Value::Int(f.price),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
+            ],
+            Event::Deleverage {
+                account,
+                market,
+                counterparties,
+                price,
+                fills,
+            } => vec![
+                ("account", id(*account)),
+                ("market", id(*market)),
+                (
+                    "counterparties",
+                    counterparties.as_deref().map_or(Value::None, Value::Ids),
+                ),
+                (
+                    "price",
+                    match price {
+                        AdlPrice::Bankruptcy => Value::Text("bankruptcy"),
+                        AdlPrice::Mark => Value::Text("mark"),
+                        AdlPrice::Ticks(t) => int(*t),
+                    },
+                ),
+                (
+                    "fills",
+                    Value::List(
+                        fills
+                            .iter()
+                            .map(|f| {
+                                row(vec![id(f.counterparty), int(f.size), Value::Int(f.price)])
+                            })
+                            .collect(),
+                    ),
+                ),
+            ],
+            Event::SetWaterfall { waterfall } => vec![("waterfall", Value::Waterfall(waterfall))],
+            Event::SettleSession {
+                collected,
+                haircuts,
+                bad_debt,
+            } => vec![
+                ("collected", Value::Int(*collected)),
+                ("haircuts", Value::Pairs(haircuts)),
+                ("bad_debt", Value::Int(*bad_debt)),
+            ],
+        }
+    }
+
     /// The operation's name (`"op"` of the plain form).
     pub fn op(&self) -> &'static str {
         match self {

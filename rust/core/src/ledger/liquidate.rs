@@ -6,11 +6,12 @@
 //! decided by running them, which is exact whatever the stages are.
 
 use super::adl::{Order, RankSpec};
-use super::num::{add, bps_ceil, narrow, overflow64, sub};
+use super::num::{add, narrow, overflow64, sub, Exact};
 use super::undo::Undo;
 use super::waterfall::{Base, Stage, StageKind, StagePrice, Timing, Waterfall};
 use super::{cap64, claim64, AdlFill, AdlPrice, AdlQueues, Close, Event, Ledger};
 use crate::allocate::{allocate, Options};
+use crate::capacity;
 use crate::error::{Error, Result};
 use ethnum::I256;
 use rayon::prelude::*;
@@ -51,13 +52,36 @@ fn per_market_fund(wf: &Waterfall) -> bool {
 }
 
 impl Ledger {
-    /// The fund a liquidation uses: the bankrupt account's first market's own fund when
-    /// `per_market` (and it held a position), else the shared one.
-    fn fund_mut(&mut self, per_market: bool, bankrupt: Bankrupt) -> &mut i128 {
-        match bankrupt.first_market.filter(|_| per_market) {
-            Some(m) if m < self.markets.len() => &mut self.markets[m].insurance_fund,
-            _ => &mut self.totals.insurance_fund,
+    /// The market whose own fund a liquidation uses: the bankrupt account's first market
+    /// when `per_market` (and it held a position); `None`: the shared fund.
+    fn fund_market(&self, per_market: bool, bankrupt: Bankrupt) -> Option<usize> {
+        bankrupt
+            .first_market
+            .filter(|&m| per_market && m < self.markets.len())
+    }
+
+    /// The balance of the fund a liquidation uses.
+    fn fund(&self, per_market: bool, bankrupt: Bankrupt) -> Result<i128> {
+        match self.fund_market(per_market, bankrupt) {
+            Some(m) => Ok(self.market_ref(m)?.insurance_fund),
+            None => Ok(self.totals.insurance_fund),
         }
+    }
+
+    /// Sets the balance of the fund a liquidation uses (a market's write is logged; the
+    /// totals are restored whole on failure).
+    fn set_fund(
+        &mut self,
+        per_market: bool,
+        bankrupt: Bankrupt,
+        value: i128,
+        undo: &mut Undo,
+    ) -> Result<()> {
+        match self.fund_market(per_market, bankrupt) {
+            Some(m) => self.market_mut(m, undo)?.insurance_fund = value,
+            None => self.totals.insurance_fund = value,
+        }
+        Ok(())
     }
 
     /// Liquidates `account` (which must be liquidatable) against `counterparty`: closes
@@ -128,14 +152,19 @@ impl Ledger {
             first_market: (0..self.num_markets())
                 .find(|&m| self.pos(account, m).is_ok_and(|p| p.size != 0)),
         };
-        // Taken, not borrowed, since the stages mutate the ledger; always put back.
+        // Taken, not borrowed, since the stages mutate the ledger (a liquidation never
+        // writes the waterfall); always put back.
         let waterfall = std::mem::take(&mut self.waterfall);
-        let result = self.liquidate_with(&waterfall, bankrupt, counterparty, prices, queues);
+        let result = self.transact(1, |l, undo| {
+            l.liquidate_with(&waterfall, bankrupt, counterparty, prices, queues, undo)
+        });
         self.waterfall = waterfall;
         let event = result?;
         Ok(self.record(event))
     }
 
+    /// The direct path; if it reaches an ADL stage with deficit left, it is rolled back
+    /// (to a savepoint of the same transaction) and the ADL path runs instead.
     fn liquidate_with(
         &mut self,
         wf: &Waterfall,
@@ -143,22 +172,14 @@ impl Ledger {
         counterparty: usize,
         prices: Option<&[(usize, i64)]>,
         queues: Option<&mut AdlQueues>,
+        undo: &mut Undo,
     ) -> Result<Event> {
-        let mut undo = self.begin();
-        match self.liquidate_direct(wf, bankrupt, counterparty, prices, &mut undo) {
-            Ok(Some(event)) => return Ok(event),
-            Ok(None) => self.rollback(undo),
-            Err(e) => {
-                self.rollback(undo);
-                return Err(e);
-            }
+        let start = self.savepoint(undo);
+        if let Some(event) = self.liquidate_direct(wf, bankrupt, counterparty, prices, undo)? {
+            return Ok(event);
         }
-        let mut undo = self.begin();
-        let result = self.liquidate_by_adl(wf, bankrupt, counterparty, prices, queues, &mut undo);
-        if result.is_err() {
-            self.rollback(undo);
-        }
-        result
+        self.rollback_to(undo, start);
+        self.liquidate_by_adl(wf, bankrupt, counterparty, prices, queues, undo)
     }
 
     /// Steps 1-3; `None` when an ADL stage is reached with deficit left.
@@ -191,21 +212,19 @@ impl Ledger {
                 size,
                 price,
             });
-            let p = bps_ceil(
-                i128::from(size.unsigned_abs()),
-                price,
-                i128::from(mk.tick_value),
-                mk.penalty_bps,
-                "liquidation penalty",
-            )?;
+            let p = mk
+                .contract()
+                .margin(size, price, mk.penalty_bps)
+                .narrow("liquidation penalty")?;
             penalty = add(penalty, p, "liquidation penalty")?;
         }
         let equity = self.equity(account)?;
         let charged = penalty.min(equity.max(0));
         if charged > 0 {
             self.credit(account, -charged, undo)?;
-            let fund = self.fund_mut(per_market_fund(wf), bankrupt);
-            *fund = add(*fund, charged, "insurance fund")?;
+            let per_market = per_market_fund(wf);
+            let fund = add(self.fund(per_market, bankrupt)?, charged, "insurance fund")?;
+            self.set_fund(per_market, bankrupt, fund, undo)?;
         }
         let deficit = sub(charged, equity, "deficit")?.max(0);
         let mut outcome = Outcome::default();
@@ -360,13 +379,13 @@ impl Ledger {
                     floor,
                     per_market,
                 } => {
-                    let fund = self.fund_mut(*per_market, bankrupt);
-                    let available = sub(*fund, i128::from(*floor), "insurance fund")?.max(0);
+                    let fund = self.fund(*per_market, bankrupt)?;
+                    let available = sub(fund, i128::from(*floor), "insurance fund")?.max(0);
                     let mut pay = rest.min(available);
                     if let Some(cap) = cap {
                         pay = pay.min(i128::from(*cap));
                     }
-                    *fund -= pay;
+                    self.set_fund(*per_market, bankrupt, fund - pay, undo)?;
                     pay
                 }
                 Stage::FeePool => {
@@ -495,9 +514,7 @@ impl Ledger {
                         let mut total = I256::ZERO;
                         for (mk, column) in self.markets.iter().zip(&self.positions) {
                             if let Some(p) = column.get(a) {
-                                if p.size != 0 || p.basis != 0 {
-                                    total += upnl_exact(p, mk);
-                                }
+                                total += p.upnl_exact(mk).wide();
                             }
                         }
                         claim64(
@@ -532,8 +549,8 @@ impl Ledger {
             }
             cap64(self.equity(a)?)
         };
-        let mut claims = vec![0i64; n];
-        let mut caps = vec![0i64; if capped { n } else { 0 }];
+        let mut claims = capacity::filled(n, 0i64, "claims")?;
+        let mut caps = capacity::filled(if capped { n } else { 0 }, 0i64, "caps")?;
         fill(&mut claims, claim_of)?;
         if capped {
             fill(&mut caps, cap_of)?;
@@ -549,11 +566,9 @@ impl Ledger {
         let mut total = 0i128;
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             if let Some(p) = column.get(a) {
-                if p.size != 0 || p.basis != 0 {
-                    let v = (i128::from(p.size) * i128::from(mk.mark))
-                        .checked_sub(p.basis)?
-                        .checked_mul(i128::from(mk.tick_value))?;
-                    total = total.checked_add(v)?;
+                match p.upnl_exact(mk) {
+                    Exact::Fits(v) => total = total.checked_add(v)?,
+                    Exact::Wide(_) => return None,
                 }
             }
         }
@@ -592,10 +607,4 @@ fn sorted_prices(prices: Option<&[(usize, i64)]>) -> Option<Vec<(usize, i64)>> {
         v.sort_unstable();
         v
     })
-}
-
-/// `(size * mark - basis) * tick_value` exactly, unchecked (a term of a claim's sum).
-fn upnl_exact(p: &super::Position, mk: &super::Market) -> I256 {
-    (I256::from(i128::from(p.size) * i128::from(mk.mark)) - I256::from(p.basis))
-        * I256::from(mk.tick_value)
 }

@@ -1,7 +1,9 @@
 //! Derived values (docs/ledger.md "Derived values"): equity, requirements, session
-//! profit, bankruptcy price. All exact; requirements round up.
+//! profit, bankruptcy price, liquidatability. The arithmetic of one position is its
+//! market's contract (`contract.rs`); here it is summed over an account's markets, in
+//! `i128` first and exactly in 256 bits when a sum or a position outgrows it.
 
-use super::num::{narrow, overflow, sub, wide, wide_div_ceil, wide_div_floor};
+use super::num::{narrow, sub, wide, Exact};
 use super::{Ledger, Market, Position};
 use crate::error::{Error, Result};
 use ethnum::I256;
@@ -13,48 +15,44 @@ pub(crate) enum Rate {
     Maintenance,
 }
 
-/// `|size| * mark * tick_value` (minor units).
-pub(crate) fn notional(p: &Position, mk: &Market) -> Result<i128> {
-    let lots_ticks = i128::from(p.size.unsigned_abs()) * i128::from(mk.mark);
-    lots_ticks
-        .checked_mul(i128::from(mk.tick_value))
-        .ok_or_else(|| overflow("notional"))
-}
-
-/// `ceil(notional * bps / 10_000)` for one position.
-pub(crate) fn requirement(p: &Position, mk: &Market, rate: Rate) -> Result<i128> {
-    if p.size == 0 {
-        return Ok(0);
+impl Rate {
+    fn bps(self, mk: &Market) -> i64 {
+        match self {
+            Rate::Initial => mk.imr_bps,
+            Rate::Maintenance => mk.mmr_bps,
+        }
     }
-    let bps = match rate {
-        Rate::Initial => mk.imr_bps,
-        Rate::Maintenance => mk.mmr_bps,
-    };
-    // The notional is a named result: it must fit i128 itself.
-    super::num::bps_ceil(
-        notional(p, mk)?,
-        1,
-        1,
-        bps,
-        match rate {
+
+    fn name(self) -> &'static str {
+        match self {
             Rate::Initial => "initial margin",
             Rate::Maintenance => "maintenance margin",
-        },
-    )
+        }
+    }
+}
+
+/// The requirement of one position at the market's mark, exact (rounded up).
+#[inline]
+pub(crate) fn requirement(p: &Position, mk: &Market, rate: Rate) -> Exact {
+    if p.size == 0 {
+        return Exact::Fits(0);
+    }
+    mk.contract()
+        .margin(p.size, i128::from(mk.mark), rate.bps(mk))
 }
 
 /// The maintenance requirement of one position at the market's mark (minor units).
 pub fn maintenance_of(p: &Position, mk: &Market) -> Result<i128> {
-    requirement(p, mk, Rate::Maintenance)
+    requirement(p, mk, Rate::Maintenance).narrow("maintenance margin")
 }
 
-/// `upnl + unpaid_funding` of one position.
+/// `upnl + unpaid_funding` of one position, exact (it cannot overflow).
 #[inline]
-pub(crate) fn value(p: &Position, mk: &Market) -> Result<I256> {
+pub(crate) fn value(p: &Position, mk: &Market) -> I256 {
     if p.size == 0 && p.basis == 0 {
-        return Ok(I256::ZERO);
+        return I256::ZERO;
     }
-    Ok(wide(p.upnl(mk.mark, mk.tick_value)?) + wide(p.unpaid_funding(mk.funding_index)?))
+    p.upnl_exact(mk).wide() + p.unpaid_funding_exact(mk.funding_index).wide()
 }
 
 impl Ledger {
@@ -68,42 +66,59 @@ impl Ledger {
                 if p.size == 0 && p.basis == 0 {
                     continue;
                 }
-                let v = p.upnl(mk.mark, mk.tick_value)?;
-                let f = p.unpaid_funding(mk.funding_index)?;
+                let (Exact::Fits(v), Exact::Fits(f)) =
+                    (p.upnl_exact(mk), p.unpaid_funding_exact(mk.funding_index))
+                else {
+                    return narrow(self.equity_wide(a)?, "equity");
+                };
                 match total.checked_add(v).and_then(|t| t.checked_add(f)) {
                     Some(t) => total = t,
-                    None => return self.equity_wide(a),
+                    None => return narrow(self.equity_wide(a)?, "equity"),
                 }
             }
         }
         Ok(total)
     }
 
-    fn equity_wide(&self, a: usize) -> Result<i128> {
+    /// Equity exactly, on 256 bits.
+    fn equity_wide(&self, a: usize) -> Result<I256> {
         let mut total = wide(self.collateral_at(a)?);
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             if let Some(p) = column.get(a) {
-                total += value(p, mk)?;
+                total += value(p, mk);
             }
         }
-        narrow(total, "equity")
+        Ok(total)
     }
 
-    fn requirement_sum(&self, a: usize, rate: Rate) -> Result<i128> {
+    /// A requirement summed exactly, on 256 bits.
+    fn requirement_wide(&self, a: usize, rate: Rate) -> Result<I256> {
         self.check_account(a)?;
         let mut total = I256::ZERO;
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             if let Some(p) = column.get(a) {
-                total += wide(requirement(p, mk, rate)?);
+                total += requirement(p, mk, rate).wide();
             }
         }
-        narrow(
-            total,
-            match rate {
-                Rate::Initial => "initial margin",
-                Rate::Maintenance => "maintenance margin",
-            },
-        )
+        Ok(total)
+    }
+
+    fn requirement_sum(&self, a: usize, rate: Rate) -> Result<i128> {
+        self.check_account(a)?;
+        let mut total = 0i128;
+        for (mk, column) in self.markets.iter().zip(&self.positions) {
+            if let Some(p) = column.get(a) {
+                let sum = match requirement(p, mk, rate) {
+                    Exact::Fits(r) => total.checked_add(r),
+                    Exact::Wide(_) => None,
+                };
+                match sum {
+                    Some(t) => total = t,
+                    None => return narrow(self.requirement_wide(a, rate)?, rate.name()),
+                }
+            }
+        }
+        Ok(total)
     }
 
     /// Maintenance requirement: sum of `ceil(notional * mmr_bps / 10_000)`, minor units.
@@ -116,11 +131,12 @@ impl Ledger {
         self.requirement_sum(a, Rate::Initial)
     }
 
-    /// `(size * mark - basis) * tick_value`, minor units.
+    /// Unrealized PnL at the mark (linear: `(size * mark - basis) * tick_value`), minor
+    /// units.
     pub fn upnl(&self, a: usize, m: usize) -> Result<i128> {
         let mk = self.market_ref(m)?;
         self.check_account(a)?;
-        self.pos(a, m)?.upnl(mk.mark, mk.tick_value)
+        self.pos(a, m)?.upnl(mk)
     }
 
     /// `-size * (funding_index - funding_snapshot)`, minor units.
@@ -130,11 +146,14 @@ impl Ledger {
         self.pos(a, m)?.unpaid_funding(mk.funding_index)
     }
 
-    /// `|size| * mark * tick_value`, minor units.
+    /// Notional at the mark (linear: `|size| * mark * tick_value`), minor units.
     pub fn notional(&self, a: usize, m: usize) -> Result<i128> {
         let mk = self.market_ref(m)?;
         self.check_account(a)?;
-        notional(&self.pos(a, m)?, mk)
+        let p = self.pos(a, m)?;
+        mk.contract()
+            .notional(p.size, i128::from(mk.mark))
+            .narrow("notional")
     }
 
     /// `equity - session_start_equity - session_deposits`, minor units.
@@ -147,14 +166,24 @@ impl Ledger {
         )
     }
 
-    /// Some position is non-zero and `equity < maintenance`.
+    /// Some position is non-zero and `equity < maintenance`, compared exactly: an
+    /// account whose figures outgrow `i128` is still ranked (issue 9, item 6).
     pub fn is_liquidatable(&self, a: usize) -> Result<bool> {
         self.check_account(a)?;
         let open = self
             .positions
             .iter()
             .any(|column| column.get(a).is_some_and(|p| p.size != 0));
-        Ok(open && self.equity(a)? < self.maintenance(a)?)
+        if !open {
+            return Ok(false);
+        }
+        match (self.equity(a), self.maintenance(a)) {
+            (Ok(e), Ok(m)) => Ok(e < m),
+            (Err(Error::AmountOverflow { .. }), _) | (_, Err(Error::AmountOverflow { .. })) => {
+                Ok(self.equity_wide(a)? < self.requirement_wide(a, Rate::Maintenance)?)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
     }
 
     /// Every liquidatable account, ascending. O(accounts x markets).
@@ -174,8 +203,9 @@ impl Ledger {
     }
 
     /// The price (ticks) at which closing this position leaves equity at exactly 0, other
-    /// marks held: `mark - equity / (size * tick_value)`, ceil for a long, floor for a
-    /// short (closing there never leaves a deficit). May be <= 0 for a long.
+    /// marks held (the contract's formula; linear: `mark - equity / (size * tick_value)`),
+    /// rounded up for a long, down for a short: closing there never leaves a deficit.
+    /// May be <= 0 for a long.
     pub fn bankruptcy_price(&self, a: usize, m: usize) -> Result<i128> {
         self.check_account(a)?;
         let mk = *self.market_ref(m)?;
@@ -185,15 +215,7 @@ impl Ledger {
                 "account {a} has no position in market {m}: no bankruptcy price"
             )));
         }
-        let equity = wide(self.equity(a)?);
-        let d = wide(i128::from(p.size)) * wide(i128::from(mk.tick_value));
-        // Long: ceil(mark - E/d) = mark - floor(E/d); short: floor(...) = mark - ceil(E/d).
-        let q = if p.size > 0 {
-            wide_div_floor(equity, d)
-        } else {
-            wide_div_ceil(equity, d)
-        }
-        .ok_or_else(|| overflow("bankruptcy price"))?;
-        narrow(wide(i128::from(mk.mark)) - q, "bankruptcy price")
+        mk.contract()
+            .bankruptcy_price(p.size, mk.mark, self.equity(a)?)
     }
 }

@@ -35,11 +35,13 @@
 //! - `Ledger::replay` also requires each re-executed event to equal the recorded one.
 
 mod adl;
+mod contract;
 mod event;
 mod liquidate;
 mod margin;
 mod market;
 pub mod num;
+mod ops;
 mod position;
 mod session;
 mod snapshot;
@@ -47,18 +49,19 @@ mod undo;
 mod waterfall;
 
 pub use adl::AdlQueues;
-pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs};
+pub use contract::Contract;
+pub use event::{AdlFill, AdlPrice, Close, Event, FillArgs, Value};
 pub use margin::maintenance_of;
 pub use market::{Market, BPS};
+pub use num::Exact;
 pub use position::Position;
 pub use snapshot::checksum;
 pub use waterfall::{
     rounding_name, rule_name, Base, Ranking, Stage, StageKind, StagePrice, Timing, Waterfall,
 };
 
+use crate::capacity;
 use crate::error::{Error, Result};
-use num::{add, sub};
-use position::trade;
 
 /// The ledger-wide totals, in minor units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,6 +86,10 @@ pub(crate) struct Scratch {
     pub generation: u32,
     /// Keep only the last event (a backtest's ledger, whose journal nobody reads).
     pub forget_journal: bool,
+    /// The undo journal's buffer, kept between transactions (no allocation per operation).
+    pub undo_log: Vec<undo::Entry>,
+    /// A fault the next transaction injects (tests).
+    pub fault: Option<usize>,
 }
 
 impl PartialEq for Scratch {
@@ -158,398 +165,7 @@ impl Ledger {
         self.journal.last().unwrap_or(&NO_EVENT)
     }
 
-    // ---- operations ------------------------------------------------------------------
-
-    /// Creates a market; its id is in the event (`market`). Rates in basis points.
-    pub fn create_market(
-        &mut self,
-        tick_value: i64,
-        mark: i64,
-        imr_bps: i64,
-        mmr_bps: i64,
-        penalty_bps: i64,
-    ) -> Result<&Event> {
-        let market = Market::new(tick_value, mark, imr_bps, mmr_bps, penalty_bps)?;
-        let id = self.markets.len();
-        self.positions.push(vec![
-            Position::flat(market.funding_index);
-            self.collateral.len()
-        ]);
-        self.markets.push(market);
-        Ok(self.record(Event::CreateMarket {
-            tick_value,
-            mark,
-            imr_bps,
-            mmr_bps,
-            penalty_bps,
-            market: id,
-        }))
-    }
-
-    /// Creates an account with no collateral and a flat position in every market (whose
-    /// funding snapshot is the market's index: it owes nothing for the past).
-    pub fn create_account(&mut self) -> Result<&Event> {
-        let id = self.collateral.len();
-        self.collateral.push(0);
-        self.session_start_equity.push(0);
-        self.session_deposits.push(0);
-        for (mk, column) in self.markets.iter().zip(&mut self.positions) {
-            column.push(Position::flat(mk.funding_index));
-        }
-        Ok(self.record(Event::CreateAccount { account: id }))
-    }
-
-    /// Creates `n` accounts at once (one `create_account` event each); returns the first id.
-    pub fn create_accounts(&mut self, n: usize) -> Result<usize> {
-        let first = self.collateral.len();
-        let total = first
-            .checked_add(n)
-            .ok_or(Error::InvalidArgument("too many accounts".to_owned()))?;
-        self.collateral.resize(total, 0);
-        self.session_start_equity.resize(total, 0);
-        self.session_deposits.resize(total, 0);
-        for (mk, column) in self.markets.iter().zip(&mut self.positions) {
-            column.resize(total, Position::flat(mk.funding_index));
-        }
-        if !self.scratch.forget_journal {
-            self.journal.reserve(n);
-            for account in first..total {
-                self.journal.push(Event::CreateAccount { account });
-            }
-        }
-        Ok(first)
-    }
-
-    /// Adds `amount` (> 0 minor units) to the account's collateral.
-    pub fn deposit(&mut self, account: usize, amount: i64) -> Result<&Event> {
-        self.check_account(account)?;
-        positive(amount, "deposit amount")?;
-        let a = i128::from(amount);
-        let c = add(self.collateral_at(account)?, a, "collateral")?;
-        let s = add(self.session_deposit_at(account)?, a, "session deposits")?;
-        let d = add(self.totals.deposits, a, "total deposits")?;
-        *self.collateral_mut(account)? = c;
-        if let Some(x) = self.session_deposits.get_mut(account) {
-            *x = s;
-        }
-        self.totals.deposits = d;
-        Ok(self.record(Event::Deposit { account, amount }))
-    }
-
-    /// Takes `amount` (> 0) out of the account's collateral, if it stays above initial
-    /// margin (and, with `lock_session_profit`, above it without this session's profit).
-    pub fn withdraw(&mut self, account: usize, amount: i64) -> Result<&Event> {
-        self.check_account(account)?;
-        positive(amount, "withdrawal amount")?;
-        let a = i128::from(amount);
-        let collateral = self.collateral_at(account)?;
-        if a > collateral {
-            return Err(Error::InsufficientMargin(format!(
-                "account {account} cannot withdraw {amount}: its collateral is {collateral}"
-            )));
-        }
-        let equity = sub(self.equity(account)?, a, "equity")?;
-        let initial = self.initial(account)?;
-        if equity < initial {
-            return Err(Error::InsufficientMargin(format!(
-                "account {account} cannot withdraw {amount}: equity would be {equity}, below its initial margin {initial}"
-            )));
-        }
-        let session_deposits = sub(self.session_deposit_at(account)?, a, "session deposits")?;
-        if self.waterfall.lock_session_profit {
-            let start = self.session_start_at(account)?;
-            let profit = sub(
-                sub(equity, start, "session profit")?,
-                session_deposits,
-                "session profit",
-            )?;
-            let free = sub(equity, profit.max(0), "equity")?;
-            if free < initial {
-                return Err(Error::InsufficientMargin(format!(
-                    "account {account} cannot withdraw {amount}: its session profit {profit} is locked until settlement"
-                )));
-            }
-        }
-        let w = add(self.totals.withdrawals, a, "total withdrawals")?;
-        *self.collateral_mut(account)? = collateral - a;
-        if let Some(x) = self.session_deposits.get_mut(account) {
-            *x = session_deposits;
-        }
-        self.totals.withdrawals = w;
-        Ok(self.record(Event::Withdraw { account, amount }))
-    }
-
-    /// Adds `amount` (> 0) of external money to the shared insurance fund, or with
-    /// `market` to that market's own fund.
-    pub fn fund_insurance(&mut self, amount: i64, market: Option<usize>) -> Result<&Event> {
-        if let Some(m) = market {
-            self.market_ref(m)?;
-        }
-        positive(amount, "insurance funding amount")?;
-        let a = i128::from(amount);
-        let d = add(self.totals.deposits, a, "total deposits")?;
-        match market {
-            Some(m) => {
-                if let Some(mk) = self.markets.get_mut(m) {
-                    mk.insurance_fund = add(mk.insurance_fund, a, "insurance fund")?;
-                }
-            }
-            None => {
-                self.totals.insurance_fund = add(self.totals.insurance_fund, a, "insurance fund")?;
-            }
-        }
-        self.totals.deposits = d;
-        Ok(self.record(Event::FundInsurance { amount, market }))
-    }
-
-    /// A trade of `size` lots at `price` between buyer and seller. O(markets) with the
-    /// margin check, O(1) without.
-    pub fn fill(&mut self, args: FillArgs) -> Result<&Event> {
-        let FillArgs {
-            buyer,
-            seller,
-            market,
-            price,
-            size,
-            buyer_fee,
-            seller_fee,
-            check_margin,
-        } = args;
-        self.check_account(buyer)?;
-        self.check_account(seller)?;
-        if buyer == seller {
-            return Err(Error::InvalidArgument(format!(
-                "buyer and seller must differ, both are {buyer}"
-            )));
-        }
-        let mk = *self.market_ref(market)?;
-        positive(price, "price")?;
-        positive(size, "size")?;
-        if buyer_fee < 0 || seller_fee < 0 {
-            return Err(Error::InvalidArgument(format!(
-                "fees must be >= 0, got buyer_fee={buyer_fee} seller_fee={seller_fee}"
-            )));
-        }
-        let (bp, sp) = (self.pos(buyer, market)?, self.pos(seller, market)?);
-        let (bc, sc) = (self.collateral_at(buyer)?, self.collateral_at(seller)?);
-        let p = i128::from(price);
-        let (nbp, b_real) = trade(&bp, mk.funding_index, mk.tick_value, size, p)?;
-        let (nsp, s_real) = trade(&sp, mk.funding_index, mk.tick_value, -size, p)?;
-        let nbc = sub(
-            add(bc, b_real, "collateral")?,
-            buyer_fee.into(),
-            "collateral",
-        )?;
-        let nsc = sub(
-            add(sc, s_real, "collateral")?,
-            seller_fee.into(),
-            "collateral",
-        )?;
-        let fees = add(
-            add(self.totals.fee_pool, buyer_fee.into(), "fee pool")?,
-            seller_fee.into(),
-            "fee pool",
-        )?;
-        let old_fees = self.totals.fee_pool;
-        self.write_fill(market, buyer, seller, (nbp, nsp), (nbc, nsc))?;
-        self.totals.fee_pool = fees;
-        if check_margin {
-            let grew =
-                |old: &Position, new: &Position| new.size.unsigned_abs() > old.size.unsigned_abs();
-            let verdict = (if grew(&bp, &nbp) {
-                self.margin_ok(buyer, "buyer")
-            } else {
-                Ok(())
-            })
-            .and_then(|()| {
-                if grew(&sp, &nsp) {
-                    self.margin_ok(seller, "seller")
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = verdict {
-                self.write_fill(market, buyer, seller, (bp, sp), (bc, sc))?;
-                self.totals.fee_pool = old_fees;
-                return Err(e);
-            }
-        }
-        Ok(self.record(Event::Fill {
-            args,
-            buyer_realized: b_real,
-            seller_realized: s_real,
-        }))
-    }
-
-    fn write_fill(
-        &mut self,
-        market: usize,
-        buyer: usize,
-        seller: usize,
-        pos: (Position, Position),
-        col: (i128, i128),
-    ) -> Result<()> {
-        *self.pos_mut(buyer, market)? = pos.0;
-        *self.pos_mut(seller, market)? = pos.1;
-        *self.collateral_mut(buyer)? = col.0;
-        *self.collateral_mut(seller)? = col.1;
-        Ok(())
-    }
-
-    /// `equity >= initial`, else `InsufficientMargin` naming the side.
-    fn margin_ok(&self, a: usize, side: &str) -> Result<()> {
-        let equity = self.equity(a)?;
-        let initial = self.initial(a)?;
-        if equity < initial {
-            return Err(Error::InsufficientMargin(format!(
-                "{side} {a} would have equity {equity}, below its initial margin {initial}"
-            )));
-        }
-        Ok(())
-    }
-
-    /// Many fills in one market, in order: no fees, no margin check; atomic as a whole.
-    /// The slices run parallel (buyer, seller, price in ticks, size in lots).
-    pub fn fill_many(
-        &mut self,
-        market: usize,
-        buyers: &[usize],
-        sellers: &[usize],
-        prices: &[i64],
-        sizes: &[i64],
-    ) -> Result<&Event> {
-        let mk = *self.market_ref(market)?;
-        let n = buyers.len();
-        for (what, len) in [
-            ("sellers", sellers.len()),
-            ("prices", prices.len()),
-            ("sizes", sizes.len()),
-        ] {
-            if len != n {
-                return Err(Error::LengthMismatch {
-                    what,
-                    expected: n,
-                    got: len,
-                });
-            }
-        }
-        let accounts = self.collateral.len();
-        for i in 0..n {
-            let (b, s) = (at(buyers, i)?, at(sellers, i)?);
-            if b >= accounts {
-                return Err(Error::UnknownAccount(b));
-            }
-            if s >= accounts {
-                return Err(Error::UnknownAccount(s));
-            }
-            if b == s {
-                return Err(Error::InvalidArgument(format!(
-                    "fill {i}: buyer and seller must differ, both are {b}"
-                )));
-            }
-            positive(at(prices, i)?, "price")?;
-            positive(at(sizes, i)?, "size")?;
-        }
-        // Undo: each touched account's first state, saved once (generation stamps keep
-        // the record at most one entry per distinct account, whatever the batch length).
-        let generation = self.scratch.next_generation(accounts);
-        let mut saved: Vec<(usize, Position, i128)> = Vec::new();
-        let failure = {
-            // Disjoint borrows of the three columns the loop touches.
-            let column = self
-                .positions
-                .get_mut(market)
-                .ok_or(Error::UnknownMarket(market))?;
-            let collateral = &mut self.collateral;
-            let seen = &mut self.scratch.seen;
-            let mut failure = None;
-            'fills: for (((&b, &s), &price), &q) in
-                buyers.iter().zip(sellers).zip(prices).zip(sizes)
-            {
-                for (acct, delta) in [(b, q), (s, -q)] {
-                    let (Some(pos), Some(col), Some(g)) = (
-                        column.get_mut(acct),
-                        collateral.get_mut(acct),
-                        seen.get_mut(acct),
-                    ) else {
-                        failure = Some(Error::UnknownAccount(acct));
-                        break 'fills;
-                    };
-                    if *g != generation {
-                        *g = generation;
-                        saved.push((acct, *pos, *col));
-                    }
-                    let step = trade(pos, mk.funding_index, mk.tick_value, delta, price.into())
-                        .and_then(|(new, change)| Ok((new, add(*col, change, "collateral")?)));
-                    match step {
-                        Ok((new, c)) => {
-                            *pos = new;
-                            *col = c;
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            break 'fills;
-                        }
-                    }
-                }
-            }
-            failure
-        };
-        if let Some(e) = failure {
-            for (acct, pos, col) in saved.into_iter().rev() {
-                *self.pos_mut(acct, market)? = pos;
-                *self.collateral_mut(acct)? = col;
-            }
-            return Err(e);
-        }
-        Ok(self.record(Event::FillMany {
-            market,
-            buyers: buyers.to_vec(),
-            sellers: sellers.to_vec(),
-            prices: prices.to_vec(),
-            sizes: sizes.to_vec(),
-        }))
-    }
-
-    /// Sets a market's mark price (ticks, > 0).
-    pub fn set_mark(&mut self, market: usize, price: i64) -> Result<&Event> {
-        self.market_ref(market)?;
-        positive(price, "mark price")?;
-        if let Some(m) = self.markets.get_mut(market) {
-            m.mark = price;
-        }
-        Ok(self.record(Event::SetMark { market, price }))
-    }
-
-    /// Sets every market's mark at once (one price per market, in ticks, > 0).
-    pub fn set_marks(&mut self, marks: &[i64]) -> Result<&Event> {
-        if marks.len() != self.markets.len() {
-            return Err(Error::LengthMismatch {
-                what: "marks",
-                expected: self.markets.len(),
-                got: marks.len(),
-            });
-        }
-        for &p in marks {
-            positive(p, "mark price")?;
-        }
-        for (m, &p) in self.markets.iter_mut().zip(marks) {
-            m.mark = p;
-        }
-        Ok(self.record(Event::SetMarks {
-            marks: marks.to_vec(),
-        }))
-    }
-
-    /// Moves the market's funding index by `delta` minor units per lot (positive: longs
-    /// pay shorts). O(1): positions settle lazily.
-    pub fn apply_funding(&mut self, market: usize, delta: i64) -> Result<&Event> {
-        let index = self.market_ref(market)?.funded(delta)?;
-        if let Some(m) = self.markets.get_mut(market) {
-            m.funding_index = index;
-        }
-        Ok(self.record(Event::ApplyFunding { market, delta }))
-    }
+    // ---- the journal -------------------------------------------------------------------
 
     /// Whether the journal keeps every event (the default) or only the last one. A
     /// backtest over millions of operations turns it off; the state is the same either
@@ -572,13 +188,6 @@ impl Ledger {
         } else {
             self.journal.last().cloned()
         }
-    }
-
-    /// Replaces the waterfall configuration.
-    pub fn set_waterfall(&mut self, waterfall: Waterfall) -> Result<&Event> {
-        waterfall.validate()?;
-        self.waterfall = waterfall.clone();
-        Ok(self.record(Event::SetWaterfall { waterfall }))
     }
 
     // ---- state accessors -------------------------------------------------------------
@@ -695,12 +304,11 @@ impl Ledger {
         for &c in &self.collateral {
             total += I256::from(c);
         }
+        // Exact over every account: one account's figures outgrowing i128 cannot stop
+        // the check of the others (issue 9, item 6).
         for (mk, column) in self.markets.iter().zip(&self.positions) {
             for p in column {
-                if p.size != 0 || p.basis != 0 {
-                    total += I256::from(p.upnl(mk.mark, mk.tick_value)?);
-                    total += I256::from(p.unpaid_funding(mk.funding_index)?);
-                }
+                total += margin::value(p, mk);
             }
         }
         let t = &self.totals;
@@ -759,31 +367,14 @@ static NO_EVENT: Event = Event::CreateAccount {
 
 impl Scratch {
     /// A fresh generation for `fill_many`'s first-touch record over `n` accounts.
-    fn next_generation(&mut self, n: usize) -> u32 {
+    pub(crate) fn next_generation(&mut self, n: usize) -> Result<u32> {
         if self.seen.len() != n || self.generation == u32::MAX {
-            self.seen.clear();
-            self.seen.resize(n, 0);
+            self.seen = capacity::filled(n, 0, "accounts")?;
             self.generation = 0;
         }
         self.generation += 1;
-        self.generation
+        Ok(self.generation)
     }
-}
-
-fn positive(v: i64, what: &str) -> Result<()> {
-    if v > 0 {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "{what} must be > 0, got {v}"
-        )))
-    }
-}
-
-fn at<T: Copy>(s: &[T], i: usize) -> Result<T> {
-    s.get(i)
-        .copied()
-        .ok_or_else(|| Error::InvalidArgument(format!("index {i} out of range")))
 }
 
 /// A kernel cap `max(0, v)`; it must fit `i64` like the claims (resolved point 13).

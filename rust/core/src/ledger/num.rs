@@ -41,6 +41,44 @@ pub(crate) fn wide(v: i128) -> I256 {
     I256::from(v)
 }
 
+/// An exact amount (minor units): in `i128` when it fits, the usual case, else its
+/// 256-bit value (never an `i128` value). Formulas return it so that nothing overflows
+/// before a caller narrows the result to the named `i128` it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exact {
+    Fits(i128),
+    Wide(I256),
+}
+
+impl Exact {
+    /// `v`, as `Fits` whenever it fits `i128`.
+    #[inline]
+    pub fn from_wide(v: I256) -> Exact {
+        match i128::try_from(v) {
+            Ok(small) => Exact::Fits(small),
+            Err(_) => Exact::Wide(v),
+        }
+    }
+
+    /// The exact value on 256 bits.
+    #[inline]
+    pub fn wide(self) -> I256 {
+        match self {
+            Exact::Fits(v) => I256::from(v),
+            Exact::Wide(v) => v,
+        }
+    }
+
+    /// The value as the named `i128` result `what`, or the overflow error naming it.
+    #[inline]
+    pub fn narrow(self, what: &'static str) -> Result<i128> {
+        match self {
+            Exact::Fits(v) => Ok(v),
+            Exact::Wide(_) => Err(overflow(what)),
+        }
+    }
+}
+
 /// `floor(a / b)` (mathematical floor, also for negative operands). `None` when `b == 0`
 /// or the quotient does not fit (`i128::MIN / -1`).
 pub fn div_floor(a: i128, b: i128) -> Option<i128> {
@@ -104,44 +142,6 @@ pub(crate) fn mul_add(a: i128, b: i128, c: i128, what: &'static str) -> Result<i
     narrow(v, what)
 }
 
-/// `(a - b) * c` exactly, checked as a result.
-#[inline]
-pub(crate) fn sub_mul(a: i128, b: i128, c: i128, what: &'static str) -> Result<i128> {
-    if let Some(v) = a.checked_sub(b).and_then(|d| d.checked_mul(c)) {
-        return Ok(v);
-    }
-    let v = (wide(a) - wide(b))
-        .checked_mul(wide(c))
-        .ok_or_else(|| overflow(what))?;
-    narrow(v, what)
-}
-
-/// `ceil(a * b * c / 10_000)` for `a, b, c >= 0` (a requirement or a penalty: rounds up,
-/// it protects the venue).
-#[inline]
-pub(crate) fn bps_ceil(a: i128, b: i128, c: i128, bps: i64, what: &'static str) -> Result<i128> {
-    let bps = i128::from(bps);
-    if let Some(p) = a
-        .checked_mul(b)
-        .and_then(|p| p.checked_mul(c))
-        .and_then(|p| p.checked_mul(bps))
-    {
-        // Most products fit 64 bits, where division is several times cheaper.
-        if let Ok(small) = i64::try_from(p) {
-            let floor = small.div_euclid(10_000);
-            return Ok(i128::from(floor + i64::from(small.rem_euclid(10_000) != 0)));
-        }
-        return div_ceil(p, 10_000).ok_or_else(|| overflow(what));
-    }
-    let p = wide(a)
-        .checked_mul(wide(b))
-        .and_then(|p| p.checked_mul(wide(c)))
-        .and_then(|p| p.checked_mul(wide(bps)))
-        .ok_or_else(|| overflow(what))?;
-    let q = wide_div_ceil(p, I256::from(10_000)).ok_or_else(|| overflow(what))?;
-    narrow(q, what)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,14 +192,5 @@ mod tests {
         // b * c overflows i128 but a + b * c fits.
         assert_eq!(mul_add(-1, 1 << 126, 2, "x").ok(), Some(i128::MAX));
         assert!(mul_add(0, 1 << 126, 2, "x").is_err());
-        assert_eq!(sub_mul(i128::MIN, i128::MIN, 5, "x").ok(), Some(0));
-        assert!(sub_mul(i128::MAX, -1, 1, "x").is_err());
-        // 10_000 * 2^120 overflows i128 but the requirement itself fits.
-        assert_eq!(
-            bps_ceil(1 << 60, 1 << 60, 1, 10_000, "x").ok(),
-            Some(1i128 << 120)
-        );
-        assert_eq!(bps_ceil(1, 1, 1, 1, "x").ok(), Some(1));
-        assert_eq!(bps_ceil(0, 1, 1, 1, "x").ok(), Some(0));
     }
 }

@@ -1,7 +1,9 @@
 //! A position and the one rule that changes it (`trade`, docs/ledger.md "Changing a
 //! position"), shared by fill, liquidate and deleverage.
 
-use super::num::{mul_add, narrow, overflow, overflow64, sub_mul, wide};
+use super::contract::Contract;
+use super::num::{narrow, overflow, overflow64, wide, Exact};
+use super::Market;
 use crate::error::Result;
 use ethnum::I256;
 
@@ -26,33 +28,48 @@ impl Position {
         }
     }
 
-    /// `-size * (funding_index - funding_snapshot)` in minor units (index up: longs pay).
+    /// `-size * (funding_index - funding_snapshot)` in minor units (index up: longs pay),
+    /// exact.
     #[inline]
-    pub fn unpaid_funding(&self, funding_index: i128) -> Result<i128> {
+    pub fn unpaid_funding_exact(&self, funding_index: i128) -> Exact {
         if self.size == 0 {
-            return Ok(0);
+            return Exact::Fits(0);
         }
-        sub_mul(
-            self.funding_snapshot,
-            funding_index,
-            i128::from(self.size),
-            "unpaid funding",
-        )
+        let size = i128::from(self.size);
+        match self
+            .funding_snapshot
+            .checked_sub(funding_index)
+            .and_then(|d| d.checked_mul(size))
+        {
+            Some(v) => Exact::Fits(v),
+            None => {
+                Exact::from_wide((wide(self.funding_snapshot) - wide(funding_index)) * wide(size))
+            }
+        }
     }
 
-    /// `(size * mark - basis) * tick_value` in minor units.
+    /// `-size * (funding_index - funding_snapshot)` in minor units (it must fit `i128`).
     #[inline]
-    pub fn upnl(&self, mark: i64, tick_value: i64) -> Result<i128> {
+    pub fn unpaid_funding(&self, funding_index: i128) -> Result<i128> {
+        self.unpaid_funding_exact(funding_index)
+            .narrow("unpaid funding")
+    }
+
+    /// Unrealized PnL at the market's mark (the contract's PnL), exact.
+    #[inline]
+    pub fn upnl_exact(&self, market: &Market) -> Exact {
         if self.size == 0 && self.basis == 0 {
-            return Ok(0);
+            return Exact::Fits(0);
         }
-        // size * mark is i64 x i64: always fits i128.
-        sub_mul(
-            i128::from(self.size) * i128::from(mark),
-            self.basis,
-            i128::from(tick_value),
-            "unrealized PnL",
-        )
+        market
+            .contract()
+            .pnl(self.size, self.basis, i128::from(market.mark))
+    }
+
+    /// Unrealized PnL at the market's mark, minor units (it must fit `i128`).
+    #[inline]
+    pub fn upnl(&self, market: &Market) -> Result<i128> {
+        self.upnl_exact(market).narrow("unrealized PnL")
     }
 }
 
@@ -63,7 +80,7 @@ impl Position {
 pub(crate) fn trade(
     pos: &Position,
     funding_index: i128,
-    tick_value: i64,
+    contract: Contract,
     delta: i64,
     price: i128,
 ) -> Result<(Position, i128)> {
@@ -73,28 +90,27 @@ pub(crate) fn trade(
         funding_snapshot: funding_index,
         ..*pos
     };
-    let tv = i128::from(tick_value);
     let realized = if delta == 0 {
         0
     } else if p.size == 0 || (delta > 0) == (p.size > 0) {
         // 2. Open or add.
-        open(&mut p, delta, price)?;
+        open(&mut p, contract, delta, price)?;
         0
     } else if delta.unsigned_abs() <= p.size.unsigned_abs() {
         // 3. Reduce or close.
-        reduce(&mut p, delta, price, tv)?
+        reduce(&mut p, contract, delta, price)?
     } else {
         // 4. Cross zero: close whole, open the rest at the same price.
         let close = p
             .size
             .checked_neg()
             .ok_or_else(|| overflow64("position size"))?;
-        let r = reduce(&mut p, close, price, tv)?;
+        let r = reduce(&mut p, contract, close, price)?;
         // Opposite signs: delta - close = delta + size cannot overflow.
         let rest = delta
             .checked_sub(close)
             .ok_or_else(|| overflow64("position size"))?;
-        open(&mut p, rest, price)?;
+        open(&mut p, contract, rest, price)?;
         r
     };
     let change = funding
@@ -103,17 +119,18 @@ pub(crate) fn trade(
     Ok((p, change))
 }
 
-fn open(p: &mut Position, delta: i64, price: i128) -> Result<()> {
+fn open(p: &mut Position, contract: Contract, delta: i64, price: i128) -> Result<()> {
     p.size = p
         .size
         .checked_add(delta)
         .ok_or_else(|| overflow64("position size"))?;
-    p.basis = mul_add(p.basis, i128::from(delta), price, "position basis")?;
+    p.basis = contract.add_basis(p.basis, delta, price)?;
     Ok(())
 }
 
-/// Reduces `p` by `delta` (opposite sign, `|delta| <= |size|`); returns the realized PnL.
-fn reduce(p: &mut Position, delta: i64, price: i128, tv: i128) -> Result<i128> {
+/// Reduces `p` by `delta` (opposite sign, `|delta| <= |size|`); returns the realized PnL:
+/// the contract's PnL of the closed lots (`-delta`, entry value `removed`) at `price`.
+fn reduce(p: &mut Position, contract: Contract, delta: i64, price: i128) -> Result<i128> {
     let d = i128::from(delta.unsigned_abs());
     let s = i128::from(p.size.unsigned_abs());
     // trunc(basis * |delta| / |size|): Rust's `/` truncates toward zero, as ethnum's does.
@@ -121,15 +138,13 @@ fn reduce(p: &mut Position, delta: i64, price: i128, tv: i128) -> Result<i128> {
         Some(x) => x / s,
         None => narrow(wide(p.basis) * wide(d) / I256::from(s), "removed basis")?,
     };
-    // (-delta * price - removed) * tick_value
-    let neg_notional = mul_add(0, -i128::from(delta), price, "trade notional");
-    let realized = match neg_notional {
-        Ok(n) => sub_mul(n, removed, tv, "realized PnL")?,
-        Err(_) => {
-            let v = (wide(-i128::from(delta)) * wide(price) - wide(removed)) * wide(tv);
-            narrow(v, "realized PnL")?
-        }
-    };
+    // |delta| <= |size| with the opposite sign: -delta fits i64.
+    let closed = delta
+        .checked_neg()
+        .ok_or_else(|| overflow64("position size"))?;
+    let realized = contract
+        .pnl(closed, removed, price)
+        .narrow("realized PnL")?;
     // Same sign and |removed| <= |basis|, |delta| <= |size|: neither can overflow.
     p.basis = p
         .basis
@@ -152,7 +167,7 @@ mod tests {
             basis,
             funding_snapshot: 0,
         };
-        match trade(&pos, 0, 1, delta, price) {
+        match trade(&pos, 0, Contract::Linear { tick_value: 1 }, delta, price) {
             Ok((p, r)) => (p.size, p.basis, r),
             Err(e) => unreachable!("{e}"),
         }
@@ -180,7 +195,8 @@ mod tests {
             basis: 400,
             funding_snapshot: 10,
         };
-        let (p, change) = trade(&pos, 15, 1, 1, 100).unwrap_or_default();
+        let one = Contract::Linear { tick_value: 1 };
+        let (p, change) = trade(&pos, 15, one, 1, 100).unwrap_or_default();
         assert_eq!(change, -20);
         assert_eq!(p.funding_snapshot, 15);
     }

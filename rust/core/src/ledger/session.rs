@@ -7,6 +7,7 @@ use super::undo::Undo;
 use super::waterfall::{Stage, Timing};
 use super::{claim64, Event, Ledger};
 use crate::allocate::{allocate, Options, Rounding, Rule};
+use crate::capacity;
 use crate::error::Result;
 
 impl Ledger {
@@ -15,14 +16,7 @@ impl Ledger {
     /// the haircuts from collateral, moves what is left to `bad_debt` (a rounding-up
     /// surplus to the insurance fund), then starts a new session for every account.
     pub fn settle_session(&mut self) -> Result<&Event> {
-        let mut undo = self.begin();
-        match self.settle_with(&mut undo) {
-            Ok(event) => Ok(self.record(event)),
-            Err(e) => {
-                self.rollback(undo);
-                Err(e)
-            }
-        }
+        self.operate(|l, undo| l.settle_with(undo))
     }
 
     fn settle_with(&mut self, undo: &mut Undo) -> Result<Event> {
@@ -43,7 +37,8 @@ impl Ledger {
                 _ => (Rule::ProRata, Rounding::Exact, None),
             };
             let loss = i64::try_from(deferred).map_err(|_| overflow64("deferred loss"))?;
-            let mut claims = Vec::with_capacity(self.num_accounts());
+            let mut claims = Vec::new();
+            capacity::reserve(&mut claims, self.num_accounts(), "claims")?;
             for a in 0..self.num_accounts() {
                 claims.push(claim64(self.session_profit(a)?, "session profit claim")?);
             }
@@ -70,10 +65,8 @@ impl Ledger {
         }
         // Batched timing only pools a step's losses: it has no sessions to restart.
         if self.waterfall.timing != Timing::Batched {
-            // Everything fallible is done before the session columns are written.
             let equities = self.equities()?;
-            self.session_start_equity = equities;
-            self.session_deposits.iter_mut().for_each(|d| *d = 0);
+            self.restart_sessions(equities, undo)?;
         }
         Ok(Event::SettleSession {
             collected,

@@ -8,6 +8,7 @@
 //! position or funding changes is re-keyed; its old heap entry is left behind and
 //! skipped when popped (a version number), and a heap with too many of those is rebuilt.
 
+use crate::capacity;
 use crate::error::{Error, Result};
 use crate::ledger::{Ledger, Market, Position};
 use rayon::prelude::*;
@@ -60,8 +61,9 @@ impl Index {
     /// An index over `accounts` (ledger ids, each with `market[i]`), keyed now.
     pub fn build(ledger: &Ledger, accounts: &[usize], market: &[usize]) -> Result<Index> {
         let markets = ledger.num_markets();
-        let mut members = vec![Vec::new(); markets];
-        let mut tracked = vec![false; ledger.num_accounts()];
+        let n = ledger.num_accounts();
+        let mut members = capacity::filled(markets, Vec::new(), "markets")?;
+        let mut tracked = capacity::filled(n, false, "accounts")?;
         for (&a, &m) in accounts.iter().zip(market) {
             if let Some(t) = tracked.get_mut(a) {
                 *t = true;
@@ -72,11 +74,11 @@ impl Index {
         }
         let mut index = Index {
             books: (0..markets).map(|_| Book::default()).collect(),
-            version: vec![0; ledger.num_accounts()],
+            version: capacity::filled(n, 0, "accounts")?,
             members,
             tracked,
-            current: vec![None; ledger.num_accounts()],
-            bound: vec![0; ledger.num_accounts()],
+            current: capacity::filled(n, None, "accounts")?,
+            bound: capacity::filled(n, 0, "accounts")?,
         };
         for m in 0..markets {
             index.rebuild(ledger, m)?;
@@ -226,17 +228,10 @@ impl Index {
         };
         let p = ledger.position(a, k.market)?;
         let mk = ledger.market(k.market)?;
-        let lots = i128::from(p.size.unsigned_abs());
-        let tv = i128::from(mk.tick_value);
-        // g = equity - maintenance moves by at least lots*tv*(1 -+ mmr) per tick, less
-        // one unit of the requirement's rounding: (h + 1) over that is a safe shift.
-        let rate = if k.long {
-            10_000 - i128::from(mk.mmr_bps)
-        } else {
-            10_000
-        };
-        // An overflowing or zero slope has no safe bound: search instead.
-        let Some(per_tick) = (lots * tv).checked_mul(rate).filter(|&v| v > 0) else {
+        // g = equity - maintenance moves by at least `per_tick` / 10_000 per tick (the
+        // contract's bound), less one unit of the requirement's rounding: (h + 1) over
+        // that is a safe shift. No bound (or an overflowing one): search instead.
+        let Some(per_tick) = mk.contract().distance_per_tick(p.size, mk.mmr_bps) else {
             return Ok(Plan::Search);
         };
         let shift = shift_bound(h, per_tick);
@@ -349,7 +344,7 @@ fn key(ledger: &Ledger, a: usize) -> Result<Option<Key>> {
     };
     let mk = *ledger.market(m)?;
     // Equity without this market's PnL: what does not move with its mark.
-    let rest = ledger.equity(a)? - p.upnl(mk.mark, mk.tick_value)?;
+    let rest = ledger.equity(a)? - p.upnl(&mk)?;
     let at = |x: i64| liquidatable_at(&p, &mk, rest, x);
     let long = p.size > 0;
     let guess = estimate(&p, &mk, rest).clamp(1, MAX_PRICE);
@@ -405,10 +400,7 @@ fn shift_bound(h: i128, per_tick: i128) -> i64 {
 /// safe, a short deep in loss is not).
 fn liquidatable_at(p: &Position, mk: &Market, rest: i128, x: i64) -> bool {
     let moved = Market { mark: x, ..*mk };
-    let equity = p
-        .upnl(x, mk.tick_value)
-        .ok()
-        .and_then(|u| rest.checked_add(u));
+    let equity = p.upnl(&moved).ok().and_then(|u| rest.checked_add(u));
     let maintenance = crate::ledger::maintenance_of(p, &moved).ok();
     match (equity, maintenance) {
         (Some(e), Some(r)) => e < r,
@@ -416,22 +408,14 @@ fn liquidatable_at(p: &Position, mk: &Market, rest: i128, x: i64) -> bool {
     }
 }
 
-/// Where the linear part of `equity - maintenance` crosses zero (ticks), ignoring the
-/// requirement's rounding; only a starting point for the exact search.
+/// Where `equity - maintenance` crosses zero (ticks), by the contract's estimate; only a
+/// starting point for the exact search.
 fn estimate(p: &Position, mk: &Market, rest: i128) -> i64 {
-    let q = i128::from(p.size);
-    let tv = i128::from(mk.tick_value);
-    let slope = (q * 10_000 - q.abs() * i128::from(mk.mmr_bps)).checked_mul(tv);
-    let intercept = rest
-        .checked_sub(p.basis.saturating_mul(tv))
-        .and_then(|v| v.checked_mul(10_000));
-    match (slope, intercept) {
-        (Some(s), Some(c)) if s != 0 => {
-            let x = -c / s;
+    mk.contract()
+        .maintenance_crossing(p.size, p.basis, mk.mmr_bps, rest)
+        .map_or(1, |x| {
             i64::try_from(x.clamp(1, i128::from(MAX_PRICE))).unwrap_or(1)
-        }
-        _ => 1,
-    }
+        })
 }
 
 /// Where a monotone predicate (true, then false) changes over `1..=MAX_PRICE`.

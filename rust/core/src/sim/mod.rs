@@ -17,6 +17,7 @@ mod index;
 
 pub use index::MAX_PRICE;
 
+use crate::capacity;
 use crate::error::{Error, Result};
 use crate::ledger::{AdlQueues, Event, Ledger, Stage, StageKind, Timing, Waterfall};
 use index::Index;
@@ -107,6 +108,33 @@ pub struct Series {
     pub adl_lots: Vec<i64>,
     /// Long lots over every market.
     pub open_interest: Vec<i64>,
+}
+
+impl Series {
+    /// Empty columns with room for `steps` rows, reserved fallibly.
+    fn with_steps(steps: usize) -> Result<Series> {
+        let mut s = Series::default();
+        for column in [
+            &mut s.insurance_fund,
+            &mut s.bad_debt,
+            &mut s.deferred_loss,
+            &mut s.deficit,
+            &mut s.paid_insurance,
+            &mut s.paid_socialized,
+            &mut s.paid_adl,
+            &mut s.paid_bad_debt,
+            &mut s.haircuts,
+            &mut s.haircut_accounts,
+            &mut s.liquidations,
+            &mut s.bankruptcies,
+            &mut s.adl_fills,
+            &mut s.adl_lots,
+            &mut s.open_interest,
+        ] {
+            capacity::reserve(column, steps, "steps")?;
+        }
+        Ok(s)
+    }
 }
 
 /// Per population account.
@@ -207,26 +235,28 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
     let deferred = waterfall.timing == Timing::Deferred;
     ledger.set_waterfall(waterfall)?;
 
-    let ids: Vec<usize> = (1..=n).collect();
+    let mut ids: Vec<usize> = Vec::new();
+    capacity::reserve(&mut ids, n, "accounts")?;
+    ids.extend(1..=n);
     let mut index = match spec.scan {
         Scan::Index => Some(Index::build(&ledger, &ids, pop.market)?),
         Scan::Every => None,
     };
     let mut engine = Engine {
         ledger,
-        series: Series::default(),
+        series: Series::with_steps(steps)?,
         accounts: Outcomes {
-            equity: vec![0; n],
-            haircut: vec![0; n],
-            adl_lots: vec![0; n],
-            adl_loss: vec![0; n],
-            liquidated_step: vec![-1; n],
-            deficit: vec![0; n],
+            equity: capacity::filled(n, 0, "accounts")?,
+            haircut: capacity::filled(n, 0, "accounts")?,
+            adl_lots: capacity::filled(n, 0, "accounts")?,
+            adl_loss: capacity::filled(n, 0, "accounts")?,
+            liquidated_step: capacity::filled(n, -1, "accounts")?,
+            deficit: capacity::filled(n, 0, "accounts")?,
         },
         row: Row::default(),
         open_interest: 0,
         house_haircut: 0,
-        step_lots: vec![0; markets],
+        step_lots: capacity::filled(markets, 0, "markets")?,
         queues: AdlQueues::new(),
         spec,
     };
@@ -235,7 +265,7 @@ pub fn run(spec: &Spec<'_>, tick: &mut dyn FnMut(usize) -> Result<()>) -> Result
     // Liquidated but still open (ADL found no one to close against): skipped for the
     // rest of the step, so a round cannot find them again and again.
     let mut stuck: Vec<usize> = Vec::new();
-    let mut is_stuck = vec![false; n + 1];
+    let mut is_stuck = capacity::filled(n + 1, false, "accounts")?;
     for t in 0..steps {
         let row = t * markets;
         let (marks, funding) = match (
@@ -562,10 +592,17 @@ impl Engine<'_, '_> {
         for (m, fill) in &adl {
             let c = fill.counterparty;
             let mk = self.ledger.market(*m)?;
-            // The counterparty traded `size` lots at `price` instead of at the mark.
-            let loss = (fill.price - i128::from(mk.mark))
-                .checked_mul(i128::from(fill.size))
-                .and_then(|v| v.checked_mul(i128::from(mk.tick_value)))
+            // The counterparty traded `size` lots at `price` instead of at the mark: its
+            // loss is minus that trade's PnL at the mark.
+            let contract = mk.contract();
+            let basis = contract
+                .add_basis(0, fill.size, fill.price)
+                .map_err(|_| Error::Overflow("ADL loss"))?;
+            let loss = contract
+                .pnl(fill.size, basis, i128::from(mk.mark))
+                .narrow("ADL loss")
+                .ok()
+                .and_then(i128::checked_neg)
                 .ok_or(Error::Overflow("ADL loss"))?;
             if c != HOUSE {
                 // The house's longs are already in `before` and `after`.
