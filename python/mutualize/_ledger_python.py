@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mutualize._coerce import as_amount_array
+from mutualize.errors import InvalidInputError
 from mutualize.journal import read_journal
 from mutualize.ledger import write_journal_of
 from mutualize.reference.ledger import Amount, Event
@@ -30,9 +32,17 @@ class Ledger(ReferenceLedger):
 
     def create_accounts(self, n: int) -> int:
         """Add ``n`` accounts (one event each); return the first new id."""
-        n = operator.index(n)  # TypeError for anything but an integer, as compiled
+        # The compiled ledger's rules for a count (rust/python/src/args.rs).
+        if isinstance(n, bool):
+            raise InvalidInputError("n must be an int, got a bool")
+        try:
+            n = operator.index(n)
+        except TypeError:
+            raise InvalidInputError(f"n must be an int, got {n!r}") from None
         if n < 0:
-            raise OverflowError("can't convert negative int to unsigned")
+            raise InvalidInputError(f"n must be >= 0, got {n}")
+        if n > sys.maxsize:
+            raise InvalidInputError(f"n = {n} is too large")
         first = int(self.num_accounts)
         for _ in range(n):
             self.create_account()

@@ -18,9 +18,10 @@
 //! one common ceiling basis, the shares become weights, the ceilings become caps): same
 //! level, same remainders, same ties. `unit` composes the same kernel on whole units.
 
+use super::ceilings::{ceilings, common_ceiling_basis};
 use super::{
-    allocate_into, ceiling, check_combinations, check_unique, granular, projection,
-    validate_columns, Options, Rounding, Rule, Summary,
+    allocate_into, check_combinations, check_unique, granular, projection, validate_columns,
+    Options, Rounding, Rule, Summary,
 };
 use crate::error::{Error, Result};
 
@@ -179,31 +180,6 @@ fn validate(claims: &[i64], loss: i64, opts: &Options<'_>, basis: &Basis<'_>) ->
         check_unique(ids)?;
     }
     Ok(())
-}
-
-/// Per-account ceilings `k_i` of the eligible claims (0 for the others), as caps.
-pub(super) fn ceilings(claims: &[i64], opts: &Options<'_>) -> Vec<i64> {
-    claims
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| {
-            if c > 0 {
-                ceiling(c as u64, opts.caps.map(|k| k[i]), opts.max_rate) as i64
-            } else {
-                0
-            }
-        })
-        .collect()
-}
-
-/// Claims that make every eligible account's ceiling equal to its cap: `i64::MAX` for
-/// the eligible, 0 for the others. Shares `MAX * s_i` keep the ratios of `s_i` (and the
-/// order of the remainders, all scaled by `MAX`), so the water level is unchanged.
-pub(super) fn common_ceiling_basis(claims: &[i64]) -> Vec<i64> {
-    claims
-        .iter()
-        .map(|&c| if c > 0 { i64::MAX } else { 0 })
-        .collect()
 }
 
 /// pro_rata with `h_i = min(k_i, lam * shares_i)`, by composition (module docs).

@@ -17,7 +17,7 @@
 //!
 //! The units are shared by the section-3 kernel itself, run on the ceilings in units.
 
-use super::basis::{ceilings, common_ceiling_basis};
+use super::ceilings::{ceilings, common_ceiling_basis};
 use super::{allocate_into, Options, Rounding, Rule, Summary};
 use crate::error::{Error, Result};
 

@@ -4,6 +4,7 @@
 
 mod basis;
 mod batch;
+mod ceilings;
 mod equal;
 mod granular;
 mod pro_rata;
